@@ -1,0 +1,4 @@
+package lang
+
+// compiled is a cell's compiled code.
+type compiled struct{}

@@ -1,0 +1,28 @@
+// Package lang is the sperse cell language: parsing a workspace into cells,
+// finding what each cell depends on, evaluating cells in a Starlark interpreter
+// with step limits and cancellation, and encoding values (functions included)
+// as CBOR so that a cell's code and scope can be shipped to another place and
+// evaluated there.
+//
+// The interpreter is go.starlark.net. Value is an alias of starlark.Value so the
+// rest of sperse can hold values without importing starlark.
+//
+// # Cells
+//
+// A workspace is a sequence of cells (see ParseFile):
+//
+//	name = expr             a value cell
+//	name = remote expr      a value cell evaluated on a server
+//	name = remote@sel expr  ... only on servers matching sel (names or tags, joined by ",")
+//	def name(params): ...   a function cell
+//	expr                    an anonymous cell, named _1, _2, ... in order
+//
+// # Functions as values
+//
+// A Starlark function value is shipped as code: the source text of its def or
+// lambda, its name, and its captured scope (the values of the free names it
+// uses that are not builtins, and the variables it closes over), recursively.
+// To find a function's source, every module compiled by an Interp carries, in
+// its predeclared environment, a hidden table of the functions defined in its
+// source (see unit); nothing is kept in a global registry.
+package lang
