@@ -2,6 +2,7 @@ package lang
 
 import (
 	"fmt"
+	"sync/atomic"
 
 	"go.starlark.net/starlark"
 )
@@ -50,9 +51,19 @@ type Error struct {
 	Pos       Pos
 	Msg       string
 	Backtrace string // the Starlark call stack of a runtime error, "" otherwise
+
+	cause error // what Unwrap returns: context.Canceled for a cancelled evaluation
 }
 
-func (e *Error) Error() string { return e.Pos.String() + ": " + e.Msg }
+func (e *Error) Error() string {
+	if e.Pos.File == "" {
+		return e.Msg
+	}
+	return e.Pos.String() + ": " + e.Msg
+}
+
+// Unwrap returns the error that caused e, if any.
+func (e *Error) Unwrap() error { return e.cause }
 
 // Cell is one parsed cell of a workspace. A Cell is immutable once parsed and
 // safe to share between goroutines.
@@ -66,7 +77,9 @@ type Cell struct {
 	Free     []string // free names the cell's code uses (other cells and builtins), sorted
 	Err      error    // non-nil if the cell cannot run: a syntax error (*Error)
 
-	code *compiled // compiled code, cached for the last scope seen (see compile)
+	code    string                   // the Starlark code: Source with "remote@sel" blanked or removed
+	codeCol int                      // the column at which code starts
+	prog    atomic.Pointer[compiled] // compiled code, cached for the last scope seen (see compile)
 }
 
 // Deps returns the free names of c that are names in isCell: the cells it depends on.

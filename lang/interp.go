@@ -1,11 +1,30 @@
 package lang
 
-// Interp evaluates cells. Where is what where() returns in code it runs:
-// "local" on the client, the server's name on a server. An Interp is safe for
-// concurrent use.
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"go.starlark.net/lib/json"
+	"go.starlark.net/lib/math"
+	"go.starlark.net/starlark"
+)
+
+// Interp evaluates cells. Where is what where() returns in the code it runs:
+// "local" on the client, the server's name on a server. Set the fields before
+// the first use; an Interp is then safe for concurrent use.
 type Interp struct {
 	Where    string
 	MaxSteps uint64 // Starlark steps one evaluation may take; 0 means DefaultMaxSteps
+
+	// Splitter runs the chunks of pmap and mapreduce. Nil means in-process
+	// (see InProcess): each chunk goes through the codec into a fresh
+	// interpreter, exactly as it would to a server.
+	Splitter Splitter
+
+	once     sync.Once
+	builtins starlark.StringDict
 }
 
 // DefaultMaxSteps bounds an evaluation when Interp.MaxSteps is 0.
@@ -14,4 +33,122 @@ const DefaultMaxSteps = 1 << 32
 // NewInterp returns an interpreter whose where() is where.
 func NewInterp(where string) *Interp {
 	return &Interp{Where: where}
+}
+
+// threadKey is the thread-local key under which an evaluation keeps its state.
+const threadKey = "sperse"
+
+// evalState is what builtins need to know about the evaluation they run in.
+type evalState struct {
+	in  *Interp
+	ctx context.Context
+}
+
+// Eval evaluates cell c with the values of the cells it uses in scope and
+// returns its value, frozen. An error in the code is an *Error with the
+// position in c's file. If ctx is cancelled the interpreter stops at once and
+// the error wraps ctx's error.
+func (in *Interp) Eval(ctx context.Context, c *Cell, scope map[string]Value) (Value, error) {
+	if c.Err != nil {
+		return nil, c.Err
+	}
+	co, err := in.compile(c, scope)
+	if err != nil {
+		return nil, err
+	}
+	globals, err := in.run(ctx, c.Name, func(thread *starlark.Thread) (starlark.StringDict, error) {
+		return co.prog.Init(thread, co.predeclared(c, scope))
+	})
+	if err != nil {
+		return nil, err
+	}
+	v := globals[c.Name]
+	if v == nil {
+		return nil, &Error{Pos: c.Pos, Msg: fmt.Sprintf("cell %s defined no value", c.Name)}
+	}
+	v.Freeze()
+	return v, nil
+}
+
+// Call calls fn(args...) in in, with the same limits and cancellation as Eval.
+func (in *Interp) Call(ctx context.Context, fn Value, args ...Value) (Value, error) {
+	var result Value
+	_, err := in.run(ctx, "call", func(thread *starlark.Thread) (starlark.StringDict, error) {
+		v, err := starlark.Call(thread, fn, starlark.Tuple(args), nil)
+		result = v
+		return nil, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	result.Freeze()
+	return result, nil
+}
+
+// run runs body in a new thread that stops when ctx is done or the step limit
+// is reached, and converts its error.
+func (in *Interp) run(ctx context.Context, name string, body func(*starlark.Thread) (starlark.StringDict, error)) (starlark.StringDict, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	thread := &starlark.Thread{Name: name, Print: func(*starlark.Thread, string) {}}
+	maxSteps := in.MaxSteps
+	if maxSteps == 0 {
+		maxSteps = DefaultMaxSteps
+	}
+	thread.SetMaxExecutionSteps(maxSteps)
+	thread.SetLocal(threadKey, &evalState{in: in, ctx: ctx})
+	stop := context.AfterFunc(ctx, func() { thread.Cancel(context.Cause(ctx).Error()) })
+	defer stop()
+	globals, err := body(thread)
+	if err == nil {
+		return globals, nil
+	}
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		e := asError(convertError(err))
+		e.Msg, e.cause = "cancelled", ctxErr
+		return nil, e
+	}
+	if thread.Steps >= maxSteps {
+		e := asError(convertError(err))
+		e.Msg = fmt.Sprintf("stopped after %d steps: the evaluation's step limit", maxSteps)
+		return nil, e
+	}
+	return nil, convertError(err)
+}
+
+func asError(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return &Error{Msg: err.Error(), cause: err}
+}
+
+// builtinDict returns the names sperse adds to Starlark's universe.
+func (in *Interp) builtinDict() starlark.StringDict {
+	in.once.Do(func() {
+		in.builtins = starlark.StringDict{
+			"sum":       starlark.NewBuiltin("sum", builtinSum),
+			"math":      math.Module,
+			"json":      json.Module,
+			"where":     starlark.NewBuiltin("where", builtinWhere),
+			"pmap":      starlark.NewBuiltin("pmap", builtinPmap),
+			"mapreduce": starlark.NewBuiltin("mapreduce", builtinMapreduce),
+		}
+	})
+	return in.builtins
+}
+
+// IsBuiltin reports whether name is a builtin of in or of Starlark.
+func (in *Interp) IsBuiltin(name string) bool {
+	return in.builtinDict().Has(name) || starlark.Universe.Has(name)
+}
+
+func state(thread *starlark.Thread) *evalState {
+	s, _ := thread.Local(threadKey).(*evalState)
+	if s == nil {
+		return &evalState{in: NewInterp("local"), ctx: context.Background()}
+	}
+	return s
 }

@@ -1,0 +1,333 @@
+package lang
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+
+	"go.starlark.net/starlark"
+	"go.starlark.net/syntax"
+)
+
+// builtinSum is sum(iterable, start=0): the total of the iterable's elements
+// added to start with +.
+func builtinSum(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var (
+		iterable starlark.Iterable
+		acc      starlark.Value = starlark.MakeInt(0)
+	)
+	if err := starlark.UnpackPositionalArgs(b.Name(), args, kwargs, 1, &iterable, &acc); err != nil {
+		return nil, err
+	}
+	if r, ok := asRange(iterable); ok {
+		return sumRange(r, acc)
+	}
+	it := iterable.Iterate()
+	defer it.Done()
+	var x starlark.Value
+	for it.Next(&x) {
+		sum, err := starlark.Binary(syntax.PLUS, acc, x)
+		if err != nil {
+			return nil, fmt.Errorf("sum: %v", err)
+		}
+		acc = sum
+	}
+	return acc, nil
+}
+
+// rangeBounds are the start, stop and step of a range.
+type rangeBounds struct{ start, stop, step int }
+
+// asRange returns the bounds of v if v is a range. Starlark's range type is
+// unexported, so its bounds are read from its String, which is exact:
+// "range(stop)", "range(start, stop)" or "range(start, stop, step)".
+func asRange(v starlark.Value) (rangeBounds, bool) {
+	if v.Type() != "range" {
+		return rangeBounds{}, false
+	}
+	s := v.String()
+	if !strings.HasPrefix(s, "range(") || !strings.HasSuffix(s, ")") {
+		return rangeBounds{}, false
+	}
+	parts := strings.Split(s[len("range("):len(s)-1], ", ")
+	nums := make([]int, len(parts))
+	for i, p := range parts {
+		n, err := strconv.Atoi(p)
+		if err != nil {
+			return rangeBounds{}, false
+		}
+		nums[i] = n
+	}
+	switch len(nums) {
+	case 1:
+		return rangeBounds{0, nums[0], 1}, true
+	case 2:
+		return rangeBounds{nums[0], nums[1], 1}, true
+	case 3:
+		return rangeBounds{nums[0], nums[1], nums[2]}, true
+	}
+	return rangeBounds{}, false
+}
+
+// makeRange returns range(start, stop, step).
+func makeRange(r rangeBounds) (starlark.Value, error) {
+	return starlark.Call(&starlark.Thread{}, starlark.Universe["range"], starlark.Tuple{starlark.MakeInt(r.start), starlark.MakeInt(r.stop), starlark.MakeInt(r.step)}, nil)
+}
+
+// sumRange adds the elements of a range to acc in closed form.
+func sumRange(r rangeBounds, acc starlark.Value) (starlark.Value, error) {
+	n := rangeLen(r)
+	if n == 0 {
+		return acc, nil
+	}
+	// n*start + step*n*(n-1)/2, in big arithmetic: it can exceed int64.
+	first, step, count := starlark.MakeInt(r.start), starlark.MakeInt(r.step), starlark.MakeInt(n)
+	total := count.Mul(first).Add(step.Mul(count.Mul(count.Sub(starlark.MakeInt(1)))).Div(starlark.MakeInt(2)))
+	return starlark.Binary(syntax.PLUS, acc, total)
+}
+
+func rangeLen(r rangeBounds) int {
+	switch {
+	case r.step > 0 && r.start < r.stop:
+		return (r.stop-r.start-1)/r.step + 1
+	case r.step < 0 && r.start > r.stop:
+		return (r.start-r.stop-1)/(-r.step) + 1
+	}
+	return 0
+}
+
+// builtinWhere is where(): "local", or the name of the server the code runs on.
+func builtinWhere(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	if err := starlark.UnpackPositionalArgs(b.Name(), args, kwargs, 0); err != nil {
+		return nil, err
+	}
+	return starlark.String(state(thread).in.Where), nil
+}
+
+// Chunk is one piece of split work: Map applied to each element of Items (a
+// list, tuple or range), then, if Reduce is not None, Reduce applied to the
+// list of results.
+type Chunk struct {
+	Map    Value
+	Reduce Value // starlark.None for pmap
+	Items  Value
+}
+
+// Splitter runs split work. Split divides job.Items into chunks, runs every
+// chunk (with RunChunk, wherever it chooses) and returns the chunks' results
+// in order. Implementations are safe for concurrent use.
+type Splitter interface {
+	Split(ctx context.Context, job Chunk) ([]Value, error)
+}
+
+// RunChunk runs one chunk of split work in in.
+func (in *Interp) RunChunk(ctx context.Context, ch Chunk) (Value, error) {
+	var result Value
+	_, err := in.run(ctx, "chunk", func(thread *starlark.Thread) (starlark.StringDict, error) {
+		iterable, ok := ch.Items.(starlark.Iterable)
+		if !ok {
+			return nil, fmt.Errorf("cannot split %s: not iterable", ch.Items.Type())
+		}
+		var out []starlark.Value
+		if n := starlark.Len(ch.Items); n > 0 {
+			out = make([]starlark.Value, 0, n)
+		}
+		it := iterable.Iterate()
+		defer it.Done()
+		var x starlark.Value
+		for it.Next(&x) {
+			y, err := starlark.Call(thread, ch.Map, starlark.Tuple{x}, nil)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, y)
+		}
+		result = starlark.NewList(out)
+		if ch.Reduce != nil && ch.Reduce != starlark.None {
+			v, err := starlark.Call(thread, ch.Reduce, starlark.Tuple{result}, nil)
+			if err != nil {
+				return nil, err
+			}
+			result = v
+		}
+		return nil, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	result.Freeze()
+	return result, nil
+}
+
+// SplitItems divides items (a list, tuple or range, or any iterable, which is
+// made a list) into at most n chunks of nearly equal length, in order. A range
+// is split into ranges, never expanded.
+func SplitItems(items Value, n int) ([]Value, error) {
+	if n < 1 {
+		n = 1
+	}
+	if r, ok := asRange(items); ok {
+		total := rangeLen(r)
+		var chunks []Value
+		for i, from := 0, 0; i < n && from < total; i++ {
+			size := (total - from + (n - i) - 1) / (n - i)
+			part := rangeBounds{r.start + from*r.step, r.start + (from+size)*r.step, r.step}
+			v, err := makeRange(part)
+			if err != nil {
+				return nil, err
+			}
+			chunks = append(chunks, v)
+			from += size
+		}
+		return chunks, nil
+	}
+	var elems []starlark.Value
+	switch v := items.(type) {
+	case *starlark.List:
+		elems = make([]starlark.Value, v.Len())
+		for i := range elems {
+			elems[i] = v.Index(i)
+		}
+	case starlark.Tuple:
+		elems = v
+	case starlark.Iterable:
+		it := v.Iterate()
+		var x starlark.Value
+		for it.Next(&x) {
+			elems = append(elems, x)
+		}
+		it.Done()
+	default:
+		return nil, fmt.Errorf("cannot split %s: not iterable", items.Type())
+	}
+	var chunks []Value
+	for i, from := 0, 0; i < n && from < len(elems); i++ {
+		size := (len(elems) - from + (n - i) - 1) / (n - i)
+		chunks = append(chunks, starlark.NewList(elems[from:from+size:from+size]))
+		from += size
+	}
+	return chunks, nil
+}
+
+// InProcess is the Splitter used when an Interp has none: it splits work into
+// one chunk per CPU and runs each chunk in a fresh interpreter on its own
+// goroutine, after sending the chunk through the codec and before sending the
+// result back the same way, exactly as a server would. So whatever cannot
+// travel fails here too.
+type InProcess struct {
+	Where    string // what where() returns in the chunks
+	MaxSteps uint64
+}
+
+// Split implements Splitter.
+func (p InProcess) Split(ctx context.Context, job Chunk) ([]Value, error) {
+	chunks, err := SplitItems(job.Items, runtime.GOMAXPROCS(0))
+	if err != nil {
+		return nil, err
+	}
+	results := make([]Value, len(chunks))
+	errs := make([]error, len(chunks))
+	var wg sync.WaitGroup
+	for i, items := range chunks {
+		wg.Go(func() {
+			results[i], errs[i] = p.run(ctx, Chunk{Map: job.Map, Reduce: job.Reduce, Items: items})
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return results, nil
+}
+
+// run sends ch through the codec to a fresh interpreter, runs it there, and
+// brings the result back through the codec.
+func (p InProcess) run(ctx context.Context, ch Chunk) (Value, error) {
+	data, err := Encode(starlark.Tuple{ch.Map, ch.Reduce, ch.Items})
+	if err != nil {
+		return nil, err
+	}
+	remote := &Interp{Where: p.Where, MaxSteps: p.MaxSteps, Splitter: p}
+	v, err := remote.Decode(data)
+	if err != nil {
+		return nil, err
+	}
+	t := v.(starlark.Tuple)
+	result, err := remote.RunChunk(ctx, Chunk{Map: t[0], Reduce: t[1], Items: t[2]})
+	if err != nil {
+		return nil, err
+	}
+	if data, err = Encode(result); err != nil {
+		return nil, err
+	}
+	return NewInterp(p.Where).Decode(data)
+}
+
+// splitter returns in's Splitter, or an in-process one.
+func (in *Interp) splitter() Splitter {
+	if in.Splitter != nil {
+		return in.Splitter
+	}
+	return InProcess{Where: in.Where, MaxSteps: in.MaxSteps}
+}
+
+// builtinPmap is pmap(f, xs): [f(x) for x in xs], computed in chunks in
+// parallel by the interpreter's Splitter.
+func builtinPmap(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var f, xs starlark.Value
+	if err := starlark.UnpackPositionalArgs(b.Name(), args, kwargs, 2, &f, &xs); err != nil {
+		return nil, err
+	}
+	if err := checkCallable(b.Name(), f); err != nil {
+		return nil, err
+	}
+	s := state(thread)
+	parts, err := s.in.splitter().Split(s.ctx, Chunk{Map: f, Reduce: starlark.None, Items: xs})
+	if err != nil {
+		return nil, err
+	}
+	var out []starlark.Value
+	for _, p := range parts {
+		l, ok := p.(*starlark.List)
+		if !ok {
+			return nil, fmt.Errorf("pmap: a chunk returned %s, want list", p.Type())
+		}
+		for i := 0; i < l.Len(); i++ {
+			out = append(out, l.Index(i))
+		}
+	}
+	return starlark.NewList(out), nil
+}
+
+// builtinMapreduce is mapreduce(mapper, reducer, xs): reducer applied to the
+// partial results, each of which is reducer applied to the list of mapper(x)
+// for the xs of one chunk.
+func builtinMapreduce(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var mapper, reducer, xs starlark.Value
+	if err := starlark.UnpackPositionalArgs(b.Name(), args, kwargs, 3, &mapper, &reducer, &xs); err != nil {
+		return nil, err
+	}
+	for _, f := range []starlark.Value{mapper, reducer} {
+		if err := checkCallable(b.Name(), f); err != nil {
+			return nil, err
+		}
+	}
+	s := state(thread)
+	parts, err := s.in.splitter().Split(s.ctx, Chunk{Map: mapper, Reduce: reducer, Items: xs})
+	if err != nil {
+		return nil, err
+	}
+	return starlark.Call(thread, reducer, starlark.Tuple{starlark.NewList(parts)}, nil)
+}
+
+func checkCallable(fname string, f starlark.Value) error {
+	if _, ok := f.(starlark.Callable); !ok {
+		return fmt.Errorf("%s: %s is not a function", fname, f.Type())
+	}
+	return nil
+}
