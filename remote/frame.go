@@ -1,0 +1,113 @@
+package remote
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/fxamacker/cbor/v2"
+	"github.com/quic-go/quic-go/quicvarint"
+)
+
+// wireModes are the CBOR modes of the protocol: one encoding mode (core
+// deterministic) and one decoding mode with limits on nesting and sizes, so
+// a hostile peer cannot make either side allocate without bound.
+var wireModes = sync.OnceValues(func() (cbor.EncMode, cbor.DecMode) {
+	enc, err := cbor.CoreDetEncOptions().EncMode()
+	if err != nil {
+		panic(err)
+	}
+	dec, err := cbor.DecOptions{
+		MaxNestedLevels:   16,
+		MaxArrayElements:  4096,
+		MaxMapPairs:       64,
+		DupMapKey:         cbor.DupMapKeyEnforcedAPF,
+		IndefLength:       cbor.IndefLengthForbidden,
+		ExtraReturnErrors: cbor.ExtraDecErrorUnknownField,
+	}.DecMode()
+	if err != nil {
+		panic(err)
+	}
+	return enc, dec
+})
+
+// frame is the CBOR item of a message: [type, body].
+type frame struct {
+	_    struct{} `cbor:",toarray"`
+	Type MsgType
+	Body cbor.RawMessage
+}
+
+// ErrTooLarge is returned for a frame over the size limit.
+var ErrTooLarge = errors.New("message too large")
+
+// AppendFrame appends the frame of a message of type t with the given body.
+func AppendFrame(dst []byte, t MsgType, body any) ([]byte, error) {
+	enc, _ := wireModes()
+	b, err := enc.Marshal(body)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s: %w", t, err)
+	}
+	item, err := enc.Marshal(frame{Type: t, Body: b})
+	if err != nil {
+		return nil, fmt.Errorf("encode %s: %w", t, err)
+	}
+	dst = quicvarint.Append(dst, uint64(len(item)))
+	return append(dst, item...), nil
+}
+
+// WriteFrame writes one message to w in a single Write.
+func WriteFrame(w io.Writer, t MsgType, body any) error {
+	buf, err := AppendFrame(nil, t, body)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(buf)
+	return err
+}
+
+// ReadFrame reads one frame from r and returns its type and undecoded body.
+// A frame longer than max bytes is refused with an error wrapping ErrTooLarge
+// before its body is read.
+func ReadFrame(r *bufio.Reader, max int) (MsgType, cbor.RawMessage, error) {
+	n, err := quicvarint.Read(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	if n > uint64(max) {
+		return 0, nil, fmt.Errorf("frame of %d bytes: %w (limit %d)", n, ErrTooLarge, max)
+	}
+	buf := make([]byte, n)
+	if _, err := io.ReadFull(r, buf); err != nil {
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return 0, nil, fmt.Errorf("read frame: %w", err)
+	}
+	return ParseFrame(buf)
+}
+
+// ParseFrame decodes the CBOR item of a frame into its type and body.
+func ParseFrame(item []byte) (MsgType, cbor.RawMessage, error) {
+	_, dec := wireModes()
+	var f frame
+	if err := dec.Unmarshal(item, &f); err != nil {
+		return 0, nil, fmt.Errorf("decode frame: %w", err)
+	}
+	if f.Type < MsgHello || f.Type > MsgResult {
+		return 0, nil, fmt.Errorf("decode frame: unknown message type %d", f.Type)
+	}
+	return f.Type, f.Body, nil
+}
+
+// DecodeBody decodes the body of a message of type t into v, which must be a
+// pointer to the type's struct (for example *Hello for MsgHello).
+func DecodeBody(t MsgType, body cbor.RawMessage, v any) error {
+	_, dec := wireModes()
+	if err := dec.Unmarshal(body, v); err != nil {
+		return fmt.Errorf("decode %s: %w", t, err)
+	}
+	return nil
+}

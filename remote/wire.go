@@ -1,0 +1,215 @@
+package remote
+
+// The wire protocol of sperse, version 1.
+//
+// A client opens one QUIC connection (TLS 1.3, ALPN "sperse/1") to a server.
+// The first bidirectional stream the client opens is the control stream: the
+// client sends Hello with its token, the server answers Welcome (or Refused,
+// and closes the connection). After that the control stream carries Ping and
+// Pong both ways (liveness and round-trip time), Status from the server (its
+// load), and GoAway from a server that is shutting down.
+//
+// Every evaluation is a bidirectional stream of its own, opened by the client
+// after Welcome: the client sends one Eval and closes its side; the server
+// sends one Result and closes. To cancel, the client cancels the stream (both
+// directions) with StreamCancelled; the server stops the interpreter at once.
+// A server never evaluates anything on a connection whose Hello it has not
+// accepted.
+//
+// A message on a stream is a frame: its length as a QUIC varint, then that
+// many bytes holding one CBOR item, the array [type, body]. Lengths are
+// checked against the limit before anything is allocated. The value payloads
+// (Eval.Job, Result.Value) are CBOR byte strings holding lang's encodings,
+// decoded separately by the value codec with its own limits.
+
+import (
+	"fmt"
+	"time"
+)
+
+// ALPN is the TLS application protocol of sperse version 1.
+const ALPN = "sperse/1"
+
+// ProtocolVersion is the version a client sends in Hello and a server in Welcome.
+const ProtocolVersion = 1
+
+// DefaultMaxMessage is the largest frame either side accepts unless configured
+// otherwise: 64 MiB.
+const DefaultMaxMessage = 64 << 20
+
+// MsgType identifies a message.
+type MsgType uint8
+
+// The message types.
+const (
+	MsgHello   MsgType = 1 // client → server, control stream
+	MsgWelcome MsgType = 2 // server → client, control stream
+	MsgRefused MsgType = 3 // server → client, control stream, then the connection closes
+	MsgPing    MsgType = 4 // either way, control stream
+	MsgPong    MsgType = 5 // either way, control stream
+	MsgStatus  MsgType = 6 // server → client, control stream
+	MsgGoAway  MsgType = 7 // server → client, control stream
+	MsgEval    MsgType = 8 // client → server, evaluation stream
+	MsgResult  MsgType = 9 // server → client, evaluation stream
+)
+
+func (t MsgType) String() string {
+	switch t {
+	case MsgHello:
+		return "hello"
+	case MsgWelcome:
+		return "welcome"
+	case MsgRefused:
+		return "refused"
+	case MsgPing:
+		return "ping"
+	case MsgPong:
+		return "pong"
+	case MsgStatus:
+		return "status"
+	case MsgGoAway:
+		return "goaway"
+	case MsgEval:
+		return "eval"
+	case MsgResult:
+		return "result"
+	}
+	return fmt.Sprintf("MsgType(%d)", uint8(t))
+}
+
+// Hello is the client's first message: who it is and its token.
+type Hello struct {
+	Version int    `cbor:"1,keyasint"`
+	Token   string `cbor:"2,keyasint"`
+	Client  string `cbor:"3,keyasint,omitempty"` // a name for logs, e.g. "sperse-tui on host"
+}
+
+// Welcome accepts a client and advertises the server.
+type Welcome struct {
+	Version  int      `cbor:"1,keyasint"`
+	Name     string   `cbor:"2,keyasint"`
+	Tags     []string `cbor:"3,keyasint,omitempty"`
+	Provides []string `cbor:"4,keyasint,omitempty"` // names beyond the builtins that code may use there
+	Limits   Limits   `cbor:"5,keyasint"`
+}
+
+// Limits are what a server allows one evaluation and how much it runs at once.
+type Limits struct {
+	MaxConcurrency int           `cbor:"1,keyasint"` // evaluations at once; more wait their turn
+	MaxSteps       uint64        `cbor:"2,keyasint"` // Starlark steps per evaluation
+	Timeout        time.Duration `cbor:"3,keyasint"` // per evaluation (nanoseconds on the wire)
+	MaxMessage     int           `cbor:"4,keyasint"` // largest frame accepted or sent
+}
+
+// Refused says why a server will not serve a client.
+type Refused struct {
+	Code    ErrorCode `cbor:"1,keyasint"`
+	Message string    `cbor:"2,keyasint"`
+}
+
+// Ping asks for a Pong with the same Seq.
+type Ping struct {
+	Seq uint64 `cbor:"1,keyasint"`
+}
+
+// Pong answers a Ping.
+type Pong struct {
+	Seq uint64 `cbor:"1,keyasint"`
+}
+
+// Status is a server's load, sent when it changes (at most a few times a second).
+type Status struct {
+	InFlight int `cbor:"1,keyasint"` // evaluations running
+	Queued   int `cbor:"2,keyasint"` // evaluations waiting for a slot
+}
+
+// GoAway tells the client the server is shutting down: send no new work.
+// Evaluations already accepted still complete.
+type GoAway struct {
+	Reason string `cbor:"1,keyasint"`
+}
+
+// EvalKind says what an Eval's job is.
+type EvalKind uint8
+
+// The kinds of job.
+const (
+	EvalCell  EvalKind = 1 // a cell: lang.EncodeJob
+	EvalChunk EvalKind = 2 // a chunk of split work: the tuple (map, reduce, items)
+)
+
+// Eval asks the server to evaluate one job.
+type Eval struct {
+	Kind EvalKind `cbor:"1,keyasint"`
+	Job  []byte   `cbor:"2,keyasint"` // the job's encoding by lang
+}
+
+// Result is the outcome of an Eval: a value, or an error.
+type Result struct {
+	Value []byte        `cbor:"1,keyasint,omitempty"` // lang.Encode of the value
+	Error *Error        `cbor:"2,keyasint,omitempty"`
+	Took  time.Duration `cbor:"3,keyasint"` // time spent evaluating on the server
+}
+
+// Error is an error as it travels: what happened and what the client should do.
+type Error struct {
+	Code      ErrorCode `cbor:"1,keyasint"`
+	Message   string    `cbor:"2,keyasint"`
+	File      string    `cbor:"3,keyasint,omitempty"` // the position of a code error
+	Line      int       `cbor:"4,keyasint,omitempty"`
+	Col       int       `cbor:"5,keyasint,omitempty"`
+	Backtrace string    `cbor:"6,keyasint,omitempty"`
+}
+
+// ErrorCode says what kind of error happened, and so what the client should do.
+type ErrorCode uint8
+
+// The error codes.
+const (
+	CodeFailed       ErrorCode = 1 // the code's own error: never retried
+	CodeOverloaded   ErrorCode = 2 // the server is too busy: retry later
+	CodeDisconnected ErrorCode = 3 // the server went away: retry elsewhere (cells are hermetic)
+	CodeUnavailable  ErrorCode = 4 // no server provides what the cell needs
+	CodeUnauthorized ErrorCode = 5 // bad or missing token: nothing was evaluated
+	CodeBadRequest   ErrorCode = 6 // a message that could not be understood
+	CodeTooLarge     ErrorCode = 7 // a message or result over the size limit
+	CodeVersion      ErrorCode = 8 // another protocol version
+	CodeShutdown     ErrorCode = 9 // the server is shutting down: retry elsewhere
+	CodeCancelled    ErrorCode = 10
+)
+
+func (c ErrorCode) String() string {
+	switch c {
+	case CodeFailed:
+		return "failed"
+	case CodeOverloaded:
+		return "overloaded"
+	case CodeDisconnected:
+		return "disconnected"
+	case CodeUnavailable:
+		return "unavailable"
+	case CodeUnauthorized:
+		return "unauthorized"
+	case CodeBadRequest:
+		return "bad request"
+	case CodeTooLarge:
+		return "too large"
+	case CodeVersion:
+		return "version mismatch"
+	case CodeShutdown:
+		return "shutting down"
+	case CodeCancelled:
+		return "cancelled"
+	}
+	return fmt.Sprintf("ErrorCode(%d)", uint8(c))
+}
+
+// QUIC application error codes, for closing connections and cancelling streams.
+const (
+	ConnClosed       = 0x0   // normal close
+	ConnRefused      = 0x101 // the server refused the client (see Refused)
+	ConnProtocol     = 0x102 // the peer broke the protocol
+	ConnShutdown     = 0x103 // the server shut down
+	StreamCancelled  = 0x201 // the client cancelled the evaluation
+	StreamBadRequest = 0x202 // the stream's message could not be understood
+)
