@@ -12,22 +12,29 @@ import (
 // cancelled it must return promptly (with an error wrapping context.Canceled),
 // stopping the evaluation wherever it runs. Implementations are safe for
 // concurrent use.
+//
+// Request and Result are lang's types, so that an executor (such as the
+// remote client) satisfies Executor without importing this package.
 type Executor interface {
 	Eval(ctx context.Context, req Request) Result
 }
 
 // Request is one evaluation of a cell.
-type Request struct {
-	Cell  *lang.Cell
-	Scope map[string]lang.Value // the values of the cells it depends on, by name
+type Request = lang.Request
+
+// Result is the outcome of an evaluation.
+type Result = lang.Result
+
+// Local is the Executor that evaluates cells in an interpreter in this process.
+type Local struct {
+	Interp *lang.Interp
 }
 
-// Result is the outcome of an evaluation. Exactly one of Value and Err is set.
-type Result struct {
-	Value lang.Value
-	Err   error
-	Where string        // where it ran: "local" or a server's name
-	Took  time.Duration // how long the evaluation took where it ran
+// Eval implements Executor.
+func (l Local) Eval(ctx context.Context, req Request) Result {
+	start := time.Now()
+	v, err := l.Interp.Eval(ctx, req.Cell, req.Scope)
+	return Result{Value: v, Err: err, Where: l.Interp.Where, Took: time.Since(start)}
 }
 
 // Errors returned by an Executor are classified by the methods they have,

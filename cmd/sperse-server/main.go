@@ -1,0 +1,43 @@
+// Command sperse-server is a sperse evaluation server: clients connect over
+// QUIC with a token and evaluate cells on it.
+//
+// Usage:
+//
+//	sperse-server --name NAME [--listen HOST:PORT] [--tag T]...
+//	    [--token TOKEN | --token-file FILE] [--state-dir DIR]
+//	    [--max-concurrency N] [--max-steps N] [--timeout D] [--grace D]
+//
+// On start it prints its address and certificate fingerprint, and the full
+// address to give clients (HOST:PORT#sha256:...). The certificate is
+// generated on first start and kept in the state directory, so the
+// fingerprint stays the same across restarts.
+//
+// Clients need a token. With no --token, --token-file or SPERSE_TOKEN, the
+// server generates one on first start, keeps it in the state directory
+// (readable by its owner only) and prints it that once; later starts say
+// where it is kept. --token-file holds one token per line (# comments and
+// blank lines are ignored). A token given with --token is visible to other
+// users of the machine in the process list: prefer --token-file or
+// SPERSE_TOKEN.
+//
+// SIGINT or SIGTERM shuts the server down gracefully: it sends GoAway to its
+// clients, lets the evaluations in flight complete (for at most --grace) and
+// exits 0. A second signal stops it at once.
+//
+// Exit status: 0 after a shutdown by signal, 1 if the server cannot start or
+// fails, 2 for bad usage.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}

@@ -1,0 +1,205 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/sperse/sperse/server"
+)
+
+// Exit codes.
+const (
+	exitOK     = 0
+	exitFailed = 1
+	exitUsage  = 2
+)
+
+// options are the command line of sperse-server.
+type options struct {
+	listen         string
+	name           string
+	tags           stringList
+	token          string
+	tokenFile      string
+	stateDir       string
+	maxConcurrency int
+	maxSteps       uint64
+	timeout        time.Duration
+	grace          time.Duration
+}
+
+// stringList is a flag that may be repeated.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(s string) error { *l = append(*l, s); return nil }
+
+func parseOptions(args []string, stderr io.Writer) (*options, error) {
+	o := &options{}
+	fs := flag.NewFlagSet("sperse-server", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.listen, "listen", "127.0.0.1:7700", "UDP `HOST:PORT` to listen on")
+	fs.StringVar(&o.name, "name", "", "the server's `NAME` (required): what where() returns and remote@NAME selects")
+	fs.Var(&o.tags, "tag", "a `TAG` clients may select the server by (remote@TAG); repeatable")
+	fs.StringVar(&o.token, "token", "", "the client `TOKEN` (visible in the process list: prefer --token-file or SPERSE_TOKEN)")
+	fs.StringVar(&o.tokenFile, "token-file", "", "`FILE` of client tokens, one a line")
+	fs.StringVar(&o.stateDir, "state-dir", "", "`DIR` for the certificate and generated token (default $XDG_STATE_HOME/sperse/server-NAME)")
+	fs.IntVar(&o.maxConcurrency, "max-concurrency", runtime.NumCPU(), "evaluations run at once; more wait their turn")
+	fs.Uint64Var(&o.maxSteps, "max-steps", server.DefaultMaxSteps, "Starlark steps one evaluation may take")
+	fs.DurationVar(&o.timeout, "timeout", server.DefaultTimeout, "time one evaluation may take")
+	fs.DurationVar(&o.grace, "grace", 30*time.Second, "on SIGINT or SIGTERM, time in-flight evaluations have to complete")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	switch {
+	case fs.NArg() > 0:
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	case o.name == "":
+		return nil, errors.New("--name is required")
+	case o.token != "" && o.tokenFile != "":
+		return nil, errors.New("give --token or --token-file, not both")
+	case o.maxConcurrency < 1:
+		return nil, errors.New("--max-concurrency must be at least 1")
+	case o.maxSteps < 1:
+		return nil, errors.New("--max-steps must be at least 1")
+	case o.timeout <= 0:
+		return nil, errors.New("--timeout must be positive")
+	case o.grace < 0:
+		return nil, errors.New("--grace must not be negative")
+	}
+	return o, nil
+}
+
+// run runs sperse-server with the command line args until ctx ends, and
+// returns the exit code.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	o, err := parseOptions(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "sperse-server: %v\n", err)
+		return exitUsage
+	}
+	if err := serve(ctx, o, getenv, stdout, stderr); err != nil {
+		fmt.Fprintf(stderr, "sperse-server: %v\n", err)
+		return exitFailed
+	}
+	return exitOK
+}
+
+// serve starts the server described by o, serves until ctx ends, and shuts
+// it down.
+func serve(ctx context.Context, o *options, getenv func(string) string, stdout, stderr io.Writer) error {
+	stateDir := o.stateDir
+	if stateDir == "" {
+		dir, err := server.DefaultStateDir(o.name)
+		if err != nil {
+			return err
+		}
+		stateDir = dir
+	}
+	tokens, tokenNote, err := loadTokens(o, getenv, stateDir)
+	if err != nil {
+		return err
+	}
+	cert, err := server.LoadOrCreateCertificate(stateDir)
+	if err != nil {
+		return fmt.Errorf("certificate: %w", err)
+	}
+	srv, err := server.New(server.Config{
+		Name:           o.name,
+		Tags:           o.tags,
+		Tokens:         tokens,
+		Certificate:    cert,
+		MaxConcurrency: o.maxConcurrency,
+		MaxSteps:       o.maxSteps,
+		Timeout:        o.timeout,
+		Logger:         slog.New(slog.NewTextHandler(stderr, nil)),
+	})
+	if err != nil {
+		return err
+	}
+	pc, err := net.ListenPacket("udp", o.listen)
+	if err != nil {
+		return err
+	}
+	defer pc.Close()
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(pc) }()
+
+	addr := pc.LocalAddr().String()
+	fmt.Fprintf(stdout, "sperse-server %s listening on %s fingerprint %s\n", o.name, addr, srv.Fingerprint())
+	fmt.Fprintf(stdout, "address: %s#%s\n", clientAddress(pc.LocalAddr()), srv.Fingerprint())
+	fmt.Fprintf(stdout, "%s\n", tokenNote)
+
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	// A second signal cuts the grace period short.
+	force, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	grace, cancel := context.WithTimeout(force, o.grace)
+	defer cancel()
+	if err := srv.Shutdown(grace); err != nil {
+		fmt.Fprintf(stderr, "sperse-server: shutdown: %v: stopped evaluations still in flight\n", err)
+	}
+	if err := <-served; !errors.Is(err, server.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// loadTokens returns the client tokens, from --token, --token-file,
+// SPERSE_TOKEN or the state directory, and a line saying where they are.
+func loadTokens(o *options, getenv func(string) string, stateDir string) ([]string, string, error) {
+	switch {
+	case o.token != "":
+		return []string{o.token}, "token: given with --token", nil
+	case o.tokenFile != "":
+		tokens, err := server.ReadTokenFile(o.tokenFile)
+		if err != nil {
+			return nil, "", err
+		}
+		return tokens, fmt.Sprintf("tokens: %d from %s", len(tokens), o.tokenFile), nil
+	case getenv("SPERSE_TOKEN") != "":
+		return []string{getenv("SPERSE_TOKEN")}, "token: from SPERSE_TOKEN", nil
+	}
+	token, created, err := server.LoadOrCreateToken(stateDir)
+	if err != nil {
+		return nil, "", fmt.Errorf("token: %w", err)
+	}
+	path := filepath.Join(stateDir, server.TokenFile)
+	if created {
+		return []string{token}, fmt.Sprintf("token: %s (new; shown only this once, kept in %s)", token, path), nil
+	}
+	return []string{token}, fmt.Sprintf("token: kept in %s", path), nil
+}
+
+// clientAddress is the address clients should dial: the listening address,
+// with this machine's name if it listens on every interface.
+func clientAddress(a net.Addr) string {
+	ua, ok := a.(*net.UDPAddr)
+	if !ok || !ua.IP.IsUnspecified() {
+		return a.String()
+	}
+	host, err := os.Hostname()
+	if err != nil {
+		return a.String()
+	}
+	return net.JoinHostPort(host, fmt.Sprint(ua.Port))
+}

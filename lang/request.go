@@ -1,0 +1,19 @@
+package lang
+
+import "time"
+
+// Request is one evaluation of a cell: its code and the values of the cells
+// it uses, by name. It is what an executor (the local interpreter, or a
+// server through the remote client) is given.
+type Request struct {
+	Cell  *Cell
+	Scope map[string]Value
+}
+
+// Result is the outcome of an evaluation. Exactly one of Value and Err is set.
+type Result struct {
+	Value Value
+	Err   error
+	Where string        // where it ran: "local" or a server's name
+	Took  time.Duration // how long the evaluation took where it ran
+}

@@ -1,0 +1,179 @@
+package reactive
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"testing/synctest"
+
+	"github.com/sperse/sperse/lang"
+)
+
+func TestSubscription(t *testing.T) {
+	e, _, _ := newEngine(t, 0)
+	sub := e.Subscribe()
+	defer sub.Close()
+	e.Load(diamond())
+	wait(t, e)
+	e.Define(cell("u", "1 +"))
+	wait(t, e)
+
+	// The burst made one wake-up.
+	if got := len(sub.C()); got != 1 {
+		t.Fatalf("%d wake-ups waiting, want 1", got)
+	}
+	<-sub.C()
+	evs := sub.Next()
+	if len(evs) == 0 {
+		t.Fatal("no events")
+	}
+	for i, ev := range evs {
+		if want := evs[0].Seq + uint64(i); ev.Seq != want {
+			t.Fatalf("event %d has Seq %d, want %d", i, ev.Seq, want)
+		}
+		if i > 0 && ev.Time.Before(evs[i-1].Time) {
+			t.Errorf("event %d is older than event %d", i, i-1)
+		}
+	}
+	// Each cell's events, in order.
+	got := map[string]string{}
+	for _, ev := range evs {
+		got[ev.Cell.Name] += fmt.Sprintf("%s:%s ", ev.Kind, summary(ev.Cell))
+	}
+	want := map[string]string{
+		"a": "defined:queued state:running value:ready 1 ",
+		"b": "defined:queued state:running value:ready 2 ",
+		"c": "defined:queued state:running value:ready 10 ",
+		"d": "defined:queued state:running value:ready 12 ",
+		"e": "defined:queued state:running value:ready 13 ",
+		"u": "defined:queued state:running value:ready 5 defined:queued state:running value:ready 1 ",
+	}
+	if diff := diffMaps(got, want); diff != "" {
+		t.Errorf("events:\n%s", diff)
+	}
+	if evs := sub.Next(); evs != nil {
+		t.Errorf("Next again: %d events, want none", len(evs))
+	}
+	select {
+	case <-sub.C():
+		t.Error("a wake-up with no events")
+	default:
+	}
+
+	// A closed subscription gets nothing more.
+	sub.Close()
+	if _, ok := <-sub.C(); ok {
+		t.Error("C not closed by Close")
+	}
+	e.Define(cell("a", "3"))
+	wait(t, e)
+	if evs := sub.Next(); evs != nil {
+		t.Errorf("%d events after Close", len(evs))
+	}
+	sub.Close()
+}
+
+func TestSubscriptionSlowReader(t *testing.T) {
+	e, _, _ := newEngine(t, 0)
+	slow, fast := e.Subscribe(), e.Subscribe()
+	defer slow.Close()
+	defer fast.Close()
+	const n = 2000
+	cells := make([]*lang.Cell, n)
+	cells[0] = cell("c0", "1")
+	for i := 1; i < n; i++ {
+		cells[i] = cell(fmt.Sprintf("c%d", i), fmt.Sprintf("c%d + 1", i-1))
+	}
+	// A reader that takes the events as they come.
+	read := make(chan []Event)
+	go func() {
+		var all []Event
+		for range fast.C() {
+			all = append(all, fast.Next()...)
+			if len(all) > 0 && all[len(all)-1].Cell.Name == cells[n-1].Name && all[len(all)-1].Cell.State == Ready {
+				break
+			}
+		}
+		read <- all
+	}()
+	e.Load(cells) // the slow reader reads nothing until the end
+	wait(t, e)
+	all := <-read
+	got := slow.Next()
+	if len(got) != len(all) || len(got) != 3*n {
+		t.Fatalf("slow reader got %d events, fast one %d, want %d", len(got), len(all), 3*n)
+	}
+	for i := range got {
+		if got[i].Seq != all[i].Seq || got[i].Kind != all[i].Kind || got[i].Cell.Name != all[i].Cell.Name {
+			t.Fatalf("event %d: slow reader got %d %s %s, fast one %d %s %s", i,
+				got[i].Seq, got[i].Kind, got[i].Cell.Name, all[i].Seq, all[i].Kind, all[i].Cell.Name)
+		}
+	}
+	if v := got[len(got)-1].Cell; v.Name != "c1999" || summary(v) != "ready 2000" {
+		t.Errorf("last event: %s %s", v.Name, summary(v))
+	}
+}
+
+func TestCloseInFlight(t *testing.T) {
+	// In a bubble, a goroutine left behind fails the test.
+	synctest.Test(t, func(t *testing.T) {
+		local, remote := newFake("local"), newFake("srv")
+		hl, hr := local.hold("a", false), remote.hold("r", false)
+		e := New(Config{Local: local, Remote: remote})
+		sub := e.Subscribe()
+		e.Load([]*lang.Cell{cell("a", "1"), remoteCell("r", "1"), cell("b", "a + r"), cell("x", "7")})
+		ca, cr := <-hl.calls, <-hr.calls
+		synctest.Wait()
+		e.Close()
+		if ca.ctx.Err() == nil || cr.ctx.Err() == nil {
+			t.Error("evaluations not cancelled by Close")
+		}
+		want := map[string]string{"a": "cancelled", "r": "cancelled", "b": "cancelled", "x": "ready 7"}
+		if diff := diffMaps(summaries(e), want); diff != "" {
+			t.Errorf("cells:\n%s", diff)
+		}
+		var last []string
+		for _, ev := range sub.Next() {
+			if ev.Cell.State == Cancelled {
+				last = append(last, ev.Cell.Name)
+			}
+		}
+		if got := strings.Join(last, " "); got != "a r b" {
+			t.Errorf("cancelled events for %q, want a r b", got)
+		}
+		if _, ok := <-sub.C(); ok {
+			<-sub.C()
+		}
+		if _, ok := <-sub.C(); ok {
+			t.Error("C not closed by Engine.Close")
+		}
+		// Closed: nothing changes, nothing runs.
+		e.Close()
+		e.Define(cell("x", "8"))
+		if e.Rerun("x") || e.Cancel("x") || e.Delete("x") {
+			t.Error("a change of a closed engine reported success")
+		}
+		if got := summary(state(t, e, "x")); got != "ready 7" {
+			t.Errorf("x is %s after Close, want ready 7", got)
+		}
+		if err := e.Wait(t.Context()); err != nil {
+			t.Errorf("Wait after Close: %v", err)
+		}
+		if s := e.Subscribe(); s.Next() != nil {
+			t.Error("events on a subscription made after Close")
+		} else if _, ok := <-s.C(); ok {
+			t.Error("subscription made after Close is open")
+		}
+	})
+}
+
+func TestCloseIdle(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := New(Config{Local: newFake("local")})
+		e.Load(diamond())
+		if err := e.Wait(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		e.Close()
+	})
+}

@@ -1,0 +1,236 @@
+package reactive
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/sperse/sperse/lang"
+)
+
+// job is one evaluation of a cell: run identifies it, so that the result of
+// an evaluation the cell no longer waits for is dropped.
+type job struct {
+	n   *node
+	run uint64
+}
+
+// drainLocked decides the fate of every Queued cell whose inputs settled.
+func (e *Engine) drainLocked() {
+	for i := 0; i < len(e.decide); i++ { // decideLocked may append
+		n := e.decide[i]
+		if n.state == Queued && n.waiting == 0 && n.run == 0 {
+			e.decideLocked(n)
+		}
+	}
+	clear(e.decide)
+	e.decide = e.decide[:0]
+}
+
+// decideLocked settles n, whose inputs have all settled: UpstreamError if an
+// input failed, Cancelled if one was cancelled, else it dispatches n.
+func (e *Engine) decideLocked(n *node) {
+	var failed, cancelled *node
+	for _, d := range n.deps {
+		switch {
+		case d.state.failed():
+			if failed == nil {
+				failed = d
+			}
+		case d.state == Cancelled:
+			if cancelled == nil {
+				cancelled = d
+			}
+		}
+	}
+	switch {
+	case failed != nil:
+		root := failed.name
+		if ie, ok := failed.err.(*InputError); ok {
+			root = ie.Root
+		}
+		e.settleLocked(n, UpstreamError, nil, &InputError{Input: failed.name, Root: root})
+	case cancelled != nil:
+		e.settleLocked(n, Cancelled, nil, nil)
+	default:
+		e.dispatchLocked(n)
+	}
+}
+
+// settleLocked puts n in state s and publishes it. If s is settled, the
+// dependents of n that now have all their inputs go to e.decide.
+func (e *Engine) settleLocked(n *node, s State, v lang.Value, err error) {
+	n.state, n.value, n.err = s, v, err
+	kind := StateChanged
+	if s == Ready {
+		kind = ValueChanged
+	}
+	e.publishLocked(kind, n)
+	if !s.settled() {
+		return
+	}
+	for _, u := range n.ent.users {
+		if u.state == Queued && u.waiting > 0 {
+			if u.waiting--; u.waiting == 0 {
+				e.decide = append(e.decide, u)
+			}
+		}
+	}
+}
+
+// dispatchLocked starts an evaluation of n: a remote one at once in a
+// goroutine of its own, a local one when a worker takes it from the queue.
+func (e *Engine) dispatchLocked(n *node) {
+	if e.closed {
+		return
+	}
+	e.runs++
+	n.run = e.runs
+	e.inflight++
+	j := job{n, n.run}
+	if !n.cell.Remote {
+		e.queue = append(e.queue, j)
+		return
+	}
+	ctx, req := e.startLocked(n, "remote")
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		res := call(ctx, e.remote, req)
+		e.mu.Lock()
+		e.finishLocked(j, res)
+		e.unlock()
+	}()
+}
+
+// kickLocked starts local workers for the queued jobs that the idle workers
+// will not take, up to the limit.
+func (e *Engine) kickLocked() {
+	for e.workers < e.maxLocal && len(e.queue)-e.head > e.workers-e.busy {
+		e.workers++
+		e.wg.Add(1)
+		go e.worker()
+	}
+}
+
+// worker evaluates local jobs until there is none left. After each
+// evaluation it takes the next job itself, so a chain runs on one goroutine.
+func (e *Engine) worker() {
+	defer e.wg.Done()
+	e.mu.Lock()
+	for e.head < len(e.queue) {
+		j := e.queue[e.head]
+		e.queue[e.head] = job{}
+		e.head++
+		switch {
+		case e.head == len(e.queue):
+			e.queue, e.head = e.queue[:0], 0
+		case e.head >= 256 && 2*e.head >= len(e.queue):
+			e.queue = e.queue[:copy(e.queue, e.queue[e.head:])]
+			e.head = 0
+		}
+		if j.n.run != j.run {
+			e.inflight-- // stopped before it started
+			continue
+		}
+		ctx, req := e.startLocked(j.n, "local")
+		e.busy++
+		e.clock = time.Time{}
+		e.mu.Unlock()
+		res := call(ctx, e.local, req)
+		e.mu.Lock()
+		e.busy--
+		e.finishLocked(j, res)
+		e.kickLocked()
+	}
+	e.workers--
+	e.unlock()
+}
+
+// startLocked makes n Running and returns the context and request of its
+// evaluation.
+func (e *Engine) startLocked(n *node, where string) (context.Context, Request) {
+	n.runs++
+	n.state, n.where = Running, where
+	n.started, n.finished = e.nowLocked(), time.Time{}
+	ctx, cancel := context.WithCancel(context.Background())
+	n.cancel = cancel
+	scope := make(map[string]lang.Value, len(n.deps))
+	for _, d := range n.deps {
+		scope[d.name] = d.value
+	}
+	e.publishLocked(StateChanged, n)
+	return ctx, Request{Cell: n.cell, Scope: scope}
+}
+
+// finishLocked records the result of job j, unless n no longer waits for it.
+func (e *Engine) finishLocked(j job, res Result) {
+	e.inflight--
+	n := j.n
+	if n.run != j.run || e.closed {
+		return // the cell changed, was cancelled or deleted: drop the result
+	}
+	n.run = 0
+	n.cancel()
+	n.cancel = nil
+	n.finished = e.nowLocked()
+	n.took = res.Took
+	if n.took == 0 {
+		n.took = n.finished.Sub(n.started)
+	}
+	if res.Where != "" {
+		n.where = res.Where
+	}
+	switch {
+	case res.Err != nil:
+		e.settleLocked(n, classify(res.Err), nil, res.Err)
+	case res.Value == nil:
+		e.settleLocked(n, Error, nil, fmt.Errorf("evaluating %s: the executor returned no value", n.name))
+	default:
+		e.settleLocked(n, Ready, res.Value, nil)
+	}
+	e.drainLocked()
+}
+
+// classify returns the state of a cell whose evaluation failed with err (see
+// Executor).
+func classify(err error) State {
+	var unavailable interface{ Unavailable() bool }
+	if errors.As(err, &unavailable) && unavailable.Unavailable() {
+		return Unavailable
+	}
+	var lost interface{ ServerLost() bool }
+	if errors.As(err, &lost) && lost.ServerLost() {
+		return Stale
+	}
+	if errors.Is(err, context.Canceled) {
+		return Cancelled
+	}
+	return Error
+}
+
+// call evaluates req with ex, turning a panic into an error.
+func call(ctx context.Context, ex Executor, req Request) (res Result) {
+	if ex == nil {
+		return Result{Err: noExecutor{remote: req.Cell.Remote}}
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			res = Result{Err: fmt.Errorf("evaluating %s: the executor panicked: %v", req.Cell.Name, r)}
+		}
+	}()
+	return ex.Eval(ctx, req)
+}
+
+// noExecutor is the error of a cell that no executor is configured to run.
+type noExecutor struct{ remote bool }
+
+func (e noExecutor) Error() string {
+	if e.remote {
+		return "no server to run remote cells"
+	}
+	return "no local executor"
+}
+
+func (e noExecutor) Unavailable() bool { return e.remote }
