@@ -2,6 +2,7 @@ package lang
 
 import (
 	"fmt"
+	"strings"
 	"unicode/utf8"
 
 	"go.starlark.net/resolve"
@@ -161,6 +162,7 @@ func newUnit(f *syntax.File, src string, start Pos, scope map[string]bool) *unit
 		if from < 0 || to < from || to > len(src) {
 			return true
 		}
+		to = closeBrackets(src, from, to)
 		u.funcs[[2]int32{fn.Pos.Line, fn.Pos.Col}] = &funcSource{
 			text: src[from:to],
 			pos:  toPos(start),
@@ -203,4 +205,19 @@ func refs(fn *resolve.Function) []string {
 		syntax.Walk(s, visit)
 	}
 	return names
+}
+
+// closeBrackets returns the end of the text src[from:to] extended by the
+// closing brackets it lacks. Some Starlark spans (index, slice, parenthesized
+// tuple) end at their closing bracket rather than after it.
+func closeBrackets(src string, from, to int) int {
+	depth, quote := 0, ""
+	for _, line := range strings.Split(src[from:to], "\n") {
+		depth, quote, _ = scanLine(line, depth, quote)
+	}
+	for depth > 0 && quote == "" && to < len(src) && strings.IndexByte(")]}", src[to]) >= 0 {
+		to++
+		depth--
+	}
+	return to
 }

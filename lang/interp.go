@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
+	"strings"
 
 	"go.starlark.net/lib/json"
 	"go.starlark.net/lib/math"
@@ -22,9 +22,6 @@ type Interp struct {
 	// (see InProcess): each chunk goes through the codec into a fresh
 	// interpreter, exactly as it would to a server.
 	Splitter Splitter
-
-	once     sync.Once
-	builtins starlark.StringDict
 }
 
 // DefaultMaxSteps bounds an evaluation when Interp.MaxSteps is 0.
@@ -125,19 +122,51 @@ func asError(err error) *Error {
 	return &Error{Msg: err.Error(), cause: err}
 }
 
-// builtinDict returns the names sperse adds to Starlark's universe.
+// builtins are the names sperse adds to Starlark's universe. They hold no
+// state (where() asks the running thread), so every Interp shares them, and a
+// builtin value can travel by name: the receiver finds the same one.
+var builtins = starlark.StringDict{
+	"sum":       starlark.NewBuiltin("sum", builtinSum),
+	"math":      math.Module,
+	"json":      json.Module,
+	"where":     starlark.NewBuiltin("where", builtinWhere),
+	"pmap":      starlark.NewBuiltin("pmap", builtinPmap),
+	"mapreduce": starlark.NewBuiltin("mapreduce", builtinMapreduce),
+}
+
+// builtinDict returns the names in adds to Starlark's universe.
 func (in *Interp) builtinDict() starlark.StringDict {
-	in.once.Do(func() {
-		in.builtins = starlark.StringDict{
-			"sum":       starlark.NewBuiltin("sum", builtinSum),
-			"math":      math.Module,
-			"json":      json.Module,
-			"where":     starlark.NewBuiltin("where", builtinWhere),
-			"pmap":      starlark.NewBuiltin("pmap", builtinPmap),
-			"mapreduce": starlark.NewBuiltin("mapreduce", builtinMapreduce),
+	return builtins
+}
+
+// builtinNamed returns the builtin function or module called name, of sperse
+// or of Starlark's universe.
+func builtinNamed(name string) (Value, bool) {
+	if v, ok := builtins[name]; ok {
+		return v, true
+	}
+	v, ok := starlark.Universe[name]
+	return v, ok
+}
+
+// builtinName returns the name under which v is a builtin, if it is one.
+func builtinName(v Value) (string, bool) {
+	var name string
+	switch v := v.(type) {
+	case *starlark.Builtin:
+		if v.Receiver() != nil {
+			return "", false
 		}
-	})
-	return in.builtins
+		name = v.Name()
+	case interface{ Type() string }:
+		if m, ok := v.(interface{ String() string }); ok && v.Type() == "module" {
+			name = strings.TrimSuffix(strings.TrimPrefix(m.String(), "<module \""), "\">")
+		}
+	}
+	if b, ok := builtinNamed(name); ok && b == v {
+		return name, true
+	}
+	return "", false
 }
 
 // IsBuiltin reports whether name is a builtin of in or of Starlark.

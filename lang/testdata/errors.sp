@@ -19,4 +19,6 @@ r = remote nope2()         ### error: ^errors.sp:18:12: undefined: nope2$
 ---
 # What cannot travel fails with a clear error.
 m = math
-n = remote m               ### error: cannot encode module
+n = remote m.sqrt(4)       ### 2.0
+app = [].append
+o = remote app             ### error: cannot encode builtin_function_or_method value <built-in method append of list value>
