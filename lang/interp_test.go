@@ -1,0 +1,146 @@
+package lang
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.starlark.net/starlark"
+)
+
+func mustParse(t *testing.T, src string) *Cell {
+	t.Helper()
+	c := ParseCell("t.sp", 1, src)
+	if c == nil || c.Err != nil {
+		t.Fatalf("ParseCell(%q): %v", src, c)
+	}
+	return c
+}
+
+func TestEvalStepLimit(t *testing.T) {
+	in := &Interp{Where: "local", MaxSteps: 10_000}
+	c := mustParse(t, "x = [i for i in range(1000000)]")
+	_, err := in.Eval(context.Background(), c, nil)
+	var e *Error
+	if !errors.As(err, &e) || !strings.Contains(e.Msg, "stopped after 10000 steps") || e.Pos.Line != 1 {
+		t.Errorf("Eval over the step limit = %v, want a positioned error naming the limit", err)
+	}
+}
+
+func TestEvalCancel(t *testing.T) {
+	in := NewInterp("local")
+	c := ParseCell("t.sp", 1, "def spin():\n    while True:\n        pass")
+	spin, err := in.Eval(context.Background(), c, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := in.Eval(ctx, mustParse(t, "x = spin()"), map[string]Value{"spin": spin})
+		done <- err
+	}()
+	time.Sleep(20 * time.Millisecond)
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("cancelled Eval = %v, want an error wrapping context.Canceled", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Eval did not stop when its context was cancelled")
+	}
+}
+
+func TestEvalConcurrentScopes(t *testing.T) {
+	// One cell evaluated at once with scopes that differ in which free names
+	// are cells: the compiled-code cache must never mix them up.
+	in := NewInterp("local")
+	c := mustParse(t, "y = len + 1 if type(len) == \"int\" else len([1, 2])")
+	var wg sync.WaitGroup
+	for i := range 50 {
+		wg.Go(func() {
+			scope := map[string]Value{}
+			want := "2" // len is the builtin
+			if i%2 == 0 {
+				scope["len"] = starlark.MakeInt(i)
+				want = fmt.Sprint(i + 1) // len is a cell that shadows the builtin
+			}
+			v, err := in.Eval(context.Background(), c, scope)
+			if err != nil || v.String() != want {
+				t.Errorf("scope %v: got %v, %v; want %s", scope, v, err, want)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+func TestParseCellKinds(t *testing.T) {
+	for _, tc := range []struct {
+		src      string
+		name     string
+		kind     Kind
+		remote   bool
+		selector string
+		free     string
+	}{
+		{"x = a + b", "x", ValueCell, false, "", "a b"},
+		{"x = remote f(a)", "x", ValueCell, true, "", "a f"},
+		{"x = remote@gpu,eu f(a)", "x", ValueCell, true, "gpu,eu", "a f"},
+		{"remote@db q()", "", AnonCell, true, "db", "q"},
+		{"def f(n):\n    return n + k", "f", FuncCell, false, "", "k"},
+		{"def fib(n):\n    return fib(n - 1)", "fib", FuncCell, false, "", ""},
+		{"[y for y in xs if y > lim]", "", AnonCell, false, "", "lim xs"},
+		{"remote_x = 1", "remote_x", ValueCell, false, "", ""},
+		{"t = (1,\n  2)", "t", ValueCell, false, "", ""},
+	} {
+		c := ParseCell("t.sp", 1, tc.src)
+		if c.Err != nil {
+			t.Errorf("%q: %v", tc.src, c.Err)
+			continue
+		}
+		got := fmt.Sprintf("%s %v %v %s [%s]", c.Name, c.Kind, c.Remote, strings.Join(c.Selector, ","), strings.Join(c.Free, " "))
+		want := fmt.Sprintf("%s %v %v %s [%s]", tc.name, tc.kind, tc.remote, tc.selector, tc.free)
+		if got != want {
+			t.Errorf("%q: got %s, want %s", tc.src, got, want)
+		}
+	}
+}
+
+func TestParseFileSplitsCells(t *testing.T) {
+	src := `# comment
+a = 1   # trailing
+
+b = [1,
+2]
+def f(x):
+    # a comment inside
+    s = """a
+b = 2
+"""
+    return x
+
+c = a + \
+  b[0]
+d = "# not a comment" + '(' # )
+a + b[0]
+`
+	cells, err := ParseFile("w.sp", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, c := range cells {
+		if c.Err != nil {
+			t.Errorf("%s: %v", c.Name, c.Err)
+		}
+		got = append(got, fmt.Sprintf("%s@%d", c.Name, c.Pos.Line))
+	}
+	if want := "a@2 b@4 f@6 c@13 d@15 _1@16"; strings.Join(got, " ") != want {
+		t.Errorf("cells %s, want %s", strings.Join(got, " "), want)
+	}
+}
