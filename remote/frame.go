@@ -2,6 +2,7 @@ package remote
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -70,7 +71,8 @@ func WriteFrame(w io.Writer, t MsgType, body any) error {
 
 // ReadFrame reads one frame from r and returns its type and undecoded body.
 // A frame longer than max bytes is refused with an error wrapping ErrTooLarge
-// before its body is read.
+// before its body is read; the memory used grows with the bytes read, not
+// with the length announced.
 func ReadFrame(r *bufio.Reader, max int) (MsgType, cbor.RawMessage, error) {
 	n, err := quicvarint.Read(r)
 	if err != nil {
@@ -79,14 +81,18 @@ func ReadFrame(r *bufio.Reader, max int) (MsgType, cbor.RawMessage, error) {
 	if n > uint64(max) {
 		return 0, nil, fmt.Errorf("frame of %d bytes: %w (limit %d)", n, ErrTooLarge, max)
 	}
-	buf := make([]byte, n)
-	if _, err := io.ReadFull(r, buf); err != nil {
+	// The buffer grows as the bytes arrive (from at most 64 KiB), so a peer
+	// that announces a large frame and sends little cannot make the reader
+	// allocate the whole limit.
+	var buf bytes.Buffer
+	buf.Grow(int(min(n, 64<<10)))
+	if _, err := io.CopyN(&buf, r, int64(n)); err != nil {
 		if errors.Is(err, io.EOF) {
 			err = io.ErrUnexpectedEOF
 		}
 		return 0, nil, fmt.Errorf("read frame: %w", err)
 	}
-	return ParseFrame(buf)
+	return ParseFrame(buf.Bytes())
 }
 
 // ParseFrame decodes the CBOR item of a frame into its type and body.

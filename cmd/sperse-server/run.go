@@ -26,6 +26,17 @@ const (
 	exitUsage  = 2
 )
 
+const usage = `usage: sperse-server --name NAME [--listen HOST:PORT] [--tag T]...
+           [--token TOKEN | --token-file FILE] [--state-dir DIR]
+           [--max-concurrency N] [--max-steps N] [--timeout D] [--grace D]
+
+Serves sperse clients over QUIC. Prints its address for clients
+(HOST:PORT#sha256:FINGERPRINT) and, on first start, the token it generated.
+SIGINT or SIGTERM shuts it down gracefully.
+
+flags:
+`
+
 // options are the command line of sperse-server.
 type options struct {
 	listen         string
@@ -50,6 +61,10 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	o := &options{}
 	fs := flag.NewFlagSet("sperse-server", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, usage)
+		fs.PrintDefaults()
+	}
 	fs.StringVar(&o.listen, "listen", "127.0.0.1:7700", "UDP `HOST:PORT` to listen on")
 	fs.StringVar(&o.name, "name", "", "the server's `NAME` (required): what where() returns and remote@NAME selects")
 	fs.Var(&o.tags, "tag", "a `TAG` clients may select the server by (remote@TAG); repeatable")

@@ -1,0 +1,136 @@
+package server
+
+import (
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"runtime"
+	"time"
+
+	"github.com/sperse/sperse/remote"
+)
+
+// Config configures a Server. The zero value of a field means its default.
+type Config struct {
+	// Name is the server's name: what where() returns in the code it runs,
+	// and what clients select with remote@name. Required: letters, digits,
+	// '_', '.' and '-', at most 64 of them.
+	Name string
+
+	// Tags are further names clients may select the server by (remote@tag),
+	// with the same rules as Name.
+	Tags []string
+
+	// Tokens are the tokens a client may present in its Hello. At least one
+	// is required. They are compared in constant time and never logged.
+	Tokens []string
+
+	// Certificate is the server's TLS certificate. If it is empty, New
+	// generates one in memory (GenerateCertificate), whose fingerprint
+	// changes every time.
+	Certificate tls.Certificate
+
+	// MaxConcurrency is how many evaluations run at once; more wait their
+	// turn. Default: runtime.NumCPU().
+	MaxConcurrency int
+
+	// MaxQueue is how many evaluations may wait for a slot; more are
+	// answered CodeOverloaded. Default: 64 × MaxConcurrency.
+	MaxQueue int
+
+	// MaxSteps is how many Starlark steps one evaluation may take.
+	// Default: DefaultMaxSteps.
+	MaxSteps uint64
+
+	// Timeout is how long one evaluation may run, not counting its wait for a
+	// slot. Default: DefaultTimeout.
+	Timeout time.Duration
+
+	// MaxMessage is the largest frame the server accepts or sends, in bytes:
+	// an Eval larger than this is refused with CodeTooLarge, and so is a
+	// result. Default: remote.DefaultMaxMessage; at least MinMaxMessage.
+	MaxMessage int
+
+	// Logger receives the server's structured logs: connections opened and
+	// closed, refusals with their reason, and one record per evaluation.
+	// Default: no logs.
+	Logger *slog.Logger
+}
+
+// Defaults of Config.
+const (
+	// DefaultMaxSteps is the default step limit of one evaluation: a billion
+	// Starlark steps, some tens of seconds of pure Starlark on a current core,
+	// so that DefaultTimeout usually stops a runaway loop first and the step
+	// limit bounds work that the clock cannot see (a loaded machine).
+	DefaultMaxSteps = 1_000_000_000
+
+	// DefaultTimeout is the default time limit of one evaluation.
+	DefaultTimeout = 60 * time.Second
+
+	// MinMaxMessage is the smallest Config.MaxMessage New accepts: room for
+	// an error's message and backtrace.
+	MinMaxMessage = 16 << 10
+
+	// queuePerSlot is the default MaxQueue per slot of MaxConcurrency.
+	queuePerSlot = 64
+)
+
+// validName is a server name or tag: what a client's selector can match
+// (lang accepts the same characters in remote@sel).
+var validName = regexp.MustCompile(`^[A-Za-z0-9_.\-]{1,64}$`)
+
+// withDefaults checks c and returns it with defaults filled in.
+func (c Config) withDefaults() (Config, error) {
+	if !validName.MatchString(c.Name) {
+		return c, fmt.Errorf("server name %q: want 1 to 64 letters, digits, '_', '.' or '-'", c.Name)
+	}
+	for _, tag := range c.Tags {
+		if !validName.MatchString(tag) {
+			return c, fmt.Errorf("server tag %q: want 1 to 64 letters, digits, '_', '.' or '-'", tag)
+		}
+	}
+	if len(c.Tokens) == 0 {
+		return c, fmt.Errorf("server %s has no token: a server requires at least one client token", c.Name)
+	}
+	for i, tok := range c.Tokens {
+		if err := checkToken(tok); err != nil {
+			return c, fmt.Errorf("token %d: %w", i+1, err)
+		}
+	}
+	if c.MaxConcurrency <= 0 {
+		c.MaxConcurrency = runtime.NumCPU()
+	}
+	if c.MaxQueue <= 0 {
+		c.MaxQueue = queuePerSlot * c.MaxConcurrency
+	}
+	if c.MaxSteps == 0 {
+		c.MaxSteps = DefaultMaxSteps
+	}
+	if c.Timeout <= 0 {
+		c.Timeout = DefaultTimeout
+	}
+	if c.MaxMessage <= 0 {
+		c.MaxMessage = remote.DefaultMaxMessage
+	}
+	if c.MaxMessage < MinMaxMessage {
+		return c, fmt.Errorf("MaxMessage %d is below the minimum of %d bytes", c.MaxMessage, MinMaxMessage)
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	c.Tags = append([]string(nil), c.Tags...)
+	c.Tokens = append([]string(nil), c.Tokens...)
+	return c, nil
+}
+
+// limits returns the limits the server advertises in Welcome.
+func (c *Config) limits() remote.Limits {
+	return remote.Limits{
+		MaxConcurrency: c.MaxConcurrency,
+		MaxSteps:       c.MaxSteps,
+		Timeout:        c.Timeout,
+		MaxMessage:     c.MaxMessage,
+	}
+}

@@ -1,0 +1,435 @@
+package server
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/fxamacker/cbor/v2"
+	"github.com/quic-go/quic-go"
+
+	"github.com/sperse/sperse/remote"
+)
+
+// conn is one client connection: its control stream and its evaluations.
+type conn struct {
+	srv    *Server
+	qc     *quic.Conn
+	remote string // the client's address, for logs
+	client string // the client's name from Hello, for logs
+
+	ctrl  *quic.Stream  // the control stream, once accepted
+	ctrlR *bufio.Reader // reads ctrl; used by handshake, then by readControl
+
+	statusMu  sync.Mutex
+	status    remote.Status // the latest load, for writeControl to send
+	statusSig chan struct{} // status changed (capacity 1)
+
+	pongs      chan remote.Pong // Pongs for writeControl to send
+	goAway     chan struct{}    // closed when the server shuts down
+	goAwayOnce sync.Once
+
+	lastResult atomic.Int64 // when the last Result was sent, in Unix nanoseconds
+}
+
+func newConn(s *Server, qc *quic.Conn) *conn {
+	return &conn{
+		srv:       s,
+		qc:        qc,
+		remote:    qc.RemoteAddr().String(),
+		statusSig: make(chan struct{}, 1),
+		pongs:     make(chan remote.Pong, 8),
+		goAway:    make(chan struct{}),
+	}
+}
+
+// serveConn serves c until it closes: the handshake on the control stream,
+// then the control stream and the evaluation streams.
+func (s *Server) serveConn(c *conn) {
+	defer s.removeConn(c)
+	s.log.Info("connection opened", "remote", c.remote)
+	if !s.handshake(c) {
+		return
+	}
+	s.wg.Go(c.readControl)
+	s.wg.Go(c.writeControl)
+	ctx := c.qc.Context()
+	for {
+		str, err := c.qc.AcceptStream(ctx)
+		if err != nil {
+			break
+		}
+		s.wg.Go(func() { s.serveStream(c, str) })
+	}
+	s.log.Info("connection closed", "remote", c.remote, "client", c.client, "reason", closeReason(context.Cause(ctx)))
+}
+
+// closeReason describes why a connection closed.
+func closeReason(err error) string {
+	var appErr *quic.ApplicationError
+	if errors.As(err, &appErr) {
+		who := "server"
+		if appErr.Remote {
+			who = "client"
+		}
+		return fmt.Sprintf("closed by the %s (code %#x)", who, uint64(appErr.ErrorCode))
+	}
+	if err == nil {
+		return "closed"
+	}
+	return err.Error()
+}
+
+// handshake accepts c's control stream and its Hello, and answers Welcome or
+// Refused. It reports whether the client was accepted; if not, c is closed.
+func (s *Server) handshake(c *conn) bool {
+	ctx, cancel := context.WithTimeout(c.qc.Context(), handshakeTimeout)
+	defer cancel()
+	ctrl, err := c.qc.AcceptStream(ctx)
+	if err != nil {
+		if c.qc.Context().Err() == nil {
+			msg := fmt.Sprintf("no control stream within %s", handshakeTimeout)
+			s.log.Warn("refused", "remote", c.remote, "reason", msg)
+			c.qc.CloseWithError(remote.ConnProtocol, msg)
+		}
+		return false
+	}
+	c.ctrl, c.ctrlR = ctrl, bufio.NewReader(ctrl)
+	ctrl.SetReadDeadline(time.Now().Add(handshakeTimeout))
+	t, body, err := remote.ReadFrame(c.ctrlR, maxControlMessage)
+	ctrl.SetReadDeadline(time.Time{})
+	if err != nil {
+		if c.qc.Context().Err() == nil {
+			s.refuse(c, remote.CodeBadRequest, "no hello: "+err.Error())
+		}
+		return false
+	}
+	if t != remote.MsgHello {
+		s.refuse(c, remote.CodeBadRequest, fmt.Sprintf("got %s, want hello first on the control stream", t))
+		return false
+	}
+	var hello remote.Hello
+	if err := remote.DecodeBody(t, body, &hello); err != nil {
+		v, ok := peekVersion(body)
+		if !ok || v == remote.ProtocolVersion {
+			s.refuse(c, remote.CodeBadRequest, "bad hello: "+err.Error())
+			return false
+		}
+		hello.Version = v // another version's Hello: answer as to that version
+	}
+	c.client = truncate(hello.Client, 128)
+	if hello.Version != remote.ProtocolVersion {
+		upgrade := "upgrade the client"
+		if hello.Version > remote.ProtocolVersion {
+			upgrade = "upgrade the server"
+		}
+		s.refuse(c, remote.CodeVersion, fmt.Sprintf("server speaks sperse protocol %d, client speaks %d: %s",
+			remote.ProtocolVersion, hello.Version, upgrade))
+		return false
+	}
+	if hello.Token == "" {
+		s.refuse(c, remote.CodeUnauthorized, fmt.Sprintf("bad token: none given; server %s requires one (the token its operator gave you)", s.cfg.Name))
+		return false
+	}
+	if !s.tokens.has(hello.Token) {
+		s.refuse(c, remote.CodeUnauthorized, fmt.Sprintf("bad token: server %s does not accept it; use the token its operator gave you", s.cfg.Name))
+		return false
+	}
+	if s.closing() {
+		s.refuse(c, remote.CodeShutdown, fmt.Sprintf("server %s is shutting down: use another server", s.cfg.Name))
+		return false
+	}
+	welcome := remote.Welcome{
+		Version: remote.ProtocolVersion,
+		Name:    s.cfg.Name,
+		Tags:    s.cfg.Tags,
+		Limits:  s.cfg.limits(),
+	}
+	ctrl.SetWriteDeadline(time.Now().Add(handshakeTimeout))
+	err = remote.WriteFrame(ctrl, remote.MsgWelcome, welcome)
+	ctrl.SetWriteDeadline(time.Time{})
+	if err != nil {
+		s.log.Warn("handshake failed", "remote", c.remote, "error", err)
+		c.qc.CloseWithError(remote.ConnProtocol, "handshake failed")
+		return false
+	}
+	s.log.Info("client accepted", "remote", c.remote, "client", c.client)
+	return true
+}
+
+// helloVersion is the part of a Hello every version shares.
+type helloVersion struct {
+	Version int `cbor:"1,keyasint"`
+}
+
+// lenientDecMode decodes a Hello of any version: unknown fields are ignored,
+// and the input is a control frame, at most maxControlMessage bytes.
+var lenientDecMode = sync.OnceValue(func() cbor.DecMode {
+	dm, err := cbor.DecOptions{MaxNestedLevels: 16, MaxArrayElements: 4096, MaxMapPairs: 4096}.DecMode()
+	if err != nil {
+		panic(err)
+	}
+	return dm
+})
+
+// peekVersion returns the protocol version of a Hello that a strict decode
+// refused, perhaps a later version's with more fields.
+func peekVersion(body []byte) (int, bool) {
+	var h helloVersion
+	if err := lenientDecMode().Unmarshal(body, &h); err != nil {
+		return 0, false
+	}
+	return h.Version, true
+}
+
+// refuse answers c's Hello with Refused and closes c with remote.ConnRefused
+// and the same message (which never holds the token).
+func (s *Server) refuse(c *conn, code remote.ErrorCode, msg string) {
+	s.log.Warn("refused", "remote", c.remote, "client", c.client, "code", code.String(), "reason", msg)
+	c.ctrl.SetWriteDeadline(time.Now().Add(refuseLinger))
+	if err := remote.WriteFrame(c.ctrl, remote.MsgRefused, remote.Refused{Code: code, Message: msg}); err == nil {
+		c.ctrl.Close()
+		// Give the client a moment to read Refused: closing the connection
+		// now would discard it. The client normally closes it first.
+		t := time.NewTimer(refuseLinger)
+		select {
+		case <-c.qc.Context().Done():
+		case <-t.C:
+		case <-s.stop:
+		}
+		t.Stop()
+	}
+	c.qc.CloseWithError(remote.ConnRefused, msg)
+}
+
+// readControl reads the control stream after the handshake: it answers Ping
+// with Pong and closes the connection on anything a client may not send.
+func (c *conn) readControl() {
+	for {
+		t, body, err := remote.ReadFrame(c.ctrlR, maxControlMessage)
+		if err != nil {
+			if c.qc.Context().Err() == nil && !errors.Is(err, io.EOF) {
+				c.protocolError("bad control message: " + err.Error())
+			}
+			return // EOF: the client will send nothing more
+		}
+		switch t {
+		case remote.MsgPing:
+			var p remote.Ping
+			if err := remote.DecodeBody(t, body, &p); err != nil {
+				c.protocolError("bad ping: " + err.Error())
+				return
+			}
+			select {
+			case c.pongs <- remote.Pong(p):
+			default: // a client that pings faster than it reads gets fewer pongs
+			}
+		case remote.MsgPong:
+			// The server sends no pings; a stray pong is harmless.
+		default:
+			c.protocolError(fmt.Sprintf("unexpected %s on the control stream", t))
+			return
+		}
+	}
+}
+
+// protocolError closes c because the client broke the protocol.
+func (c *conn) protocolError(msg string) {
+	c.srv.log.Warn("protocol error", "remote", c.remote, "client", c.client, "error", msg)
+	c.qc.CloseWithError(remote.ConnProtocol, msg)
+}
+
+// writeControl is the only writer of the control stream after the
+// handshake: it sends Pongs, Status when the load changes, and GoAway.
+func (c *conn) writeControl() {
+	ctx := c.qc.Context()
+	goAway := c.goAway
+	var sent remote.Status
+	c.signalStatus() // send the current load, if any
+	for {
+		var err error
+		select {
+		case <-ctx.Done():
+			return
+		case p := <-c.pongs:
+			err = remote.WriteFrame(c.ctrl, remote.MsgPong, p)
+		case <-c.statusSig:
+			if st := c.getStatus(); st != sent {
+				err = remote.WriteFrame(c.ctrl, remote.MsgStatus, st)
+				sent = st
+			}
+		case <-goAway:
+			err = remote.WriteFrame(c.ctrl, remote.MsgGoAway, remote.GoAway{
+				Reason: fmt.Sprintf("server %s is shutting down", c.srv.cfg.Name)})
+			goAway = nil
+		}
+		if err != nil {
+			if ctx.Err() == nil {
+				c.protocolError("control stream: " + err.Error())
+			}
+			return
+		}
+	}
+}
+
+// setStatus records the server's load for writeControl to send.
+func (c *conn) setStatus(st remote.Status) {
+	c.statusMu.Lock()
+	c.status = st
+	c.statusMu.Unlock()
+	c.signalStatus()
+}
+
+func (c *conn) getStatus() remote.Status {
+	c.statusMu.Lock()
+	defer c.statusMu.Unlock()
+	return c.status
+}
+
+func (c *conn) signalStatus() {
+	select {
+	case c.statusSig <- struct{}{}:
+	default:
+	}
+}
+
+// sendGoAway asks writeControl to send GoAway (once).
+func (c *conn) sendGoAway() {
+	c.goAwayOnce.Do(func() { close(c.goAway) })
+}
+
+// drain waits until the client has had time to read the last Result sent on
+// c, the client closes c, ctx ends (returning its error) or the server
+// closes.
+func (c *conn) drain(ctx context.Context, done <-chan struct{}) error {
+	last := c.lastResult.Load()
+	if last == 0 {
+		return nil
+	}
+	wait := min(max(8*c.qc.ConnectionStats().SmoothedRTT, minDrain), maxDrain)
+	d := time.Until(time.Unix(0, last).Add(wait))
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-c.qc.Context().Done():
+	case <-done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return nil
+}
+
+// serveStream serves one evaluation stream: it reads the Eval, runs it and
+// answers with one Result.
+func (s *Server) serveStream(c *conn, str *quic.Stream) {
+	s.streams.Add(1)
+	if !s.beginEval() {
+		str.CancelRead(0)
+		c.reply(str, remote.Result{Error: &remote.Error{Code: remote.CodeShutdown,
+			Message: fmt.Sprintf("server %s is shutting down: retry on another server", s.cfg.Name)}})
+		return
+	}
+	defer s.endEval()
+	start := time.Now()
+	br := bufio.NewReader(str)
+	str.SetReadDeadline(start.Add(evalReadTimeout))
+	ev, rerr := readEval(br, s.cfg.MaxMessage)
+	str.SetReadDeadline(time.Time{})
+	var t *task
+	if rerr == nil {
+		t, rerr = s.decodeTask(ev)
+	}
+	if rerr != nil && rerr.Code == remote.CodeCancelled {
+		s.log.Info("evaluation", "remote", c.remote, "client", c.client, "outcome", rerr.Code.String())
+		str.CancelWrite(remote.StreamCancelled)
+		return
+	}
+	if rerr != nil {
+		s.log.Warn("bad evaluation request", "remote", c.remote, "client", c.client,
+			"code", rerr.Code.String(), "error", rerr.Message)
+		str.CancelRead(remote.StreamBadRequest)
+		c.reply(str, remote.Result{Error: rerr})
+		return
+	}
+
+	// The evaluation stops when the connection closes, when the client
+	// cancels the stream (STOP_SENDING cancels str.Context(); RESET_STREAM
+	// shows in a read), or when it sends more than its Eval.
+	ctx, cancel := context.WithCancelCause(c.qc.Context())
+	defer cancel(nil)
+	stopWatch := context.AfterFunc(str.Context(), func() { cancel(errClientCancelled) })
+	watched := make(chan struct{})
+	s.wg.Go(func() {
+		defer close(watched)
+		watchStream(br, cancel)
+	})
+	res := s.evaluate(ctx, t)
+	stopWatch()
+	str.CancelRead(0) // ends watchStream if the client has not closed its side
+	<-watched
+
+	outcome := "ok"
+	if res.Error != nil {
+		outcome = res.Error.Code.String()
+	}
+	attrs := []any{"remote", c.remote, "client", c.client, "cell", t.name, "kind", kindName(t.kind),
+		"took", res.Took, "total", time.Since(start), "outcome", outcome}
+	if res.Error != nil && res.Error.Code != remote.CodeCancelled {
+		attrs = append(attrs, "error", res.Error.Message)
+	}
+	s.log.Info("evaluation", attrs...)
+	if errors.Is(context.Cause(ctx), errClientCancelled) {
+		str.CancelWrite(remote.StreamCancelled)
+		return
+	}
+	c.reply(str, res)
+}
+
+// watchStream reads what follows the Eval on an evaluation stream, which
+// should be nothing: it cancels the evaluation if the client resets the
+// stream or sends more bytes, and returns at the end of the stream.
+func watchStream(r io.Reader, cancel context.CancelCauseFunc) {
+	var buf [512]byte
+	for {
+		n, err := r.Read(buf[:])
+		if n > 0 {
+			cancel(errTrailingBytes)
+			return
+		}
+		var serr *quic.StreamError
+		switch {
+		case err == nil:
+		case errors.As(err, &serr) && serr.Remote:
+			cancel(errClientCancelled)
+			return
+		default:
+			return
+		}
+	}
+}
+
+// reply sends res on str and closes str.
+func (c *conn) reply(str *quic.Stream, res remote.Result) {
+	str.SetWriteDeadline(time.Now().Add(resultWriteTimeout))
+	err := remote.WriteFrame(str, remote.MsgResult, res)
+	if err == nil {
+		err = str.Close()
+	}
+	if err != nil {
+		str.CancelWrite(remote.StreamCancelled)
+		if c.qc.Context().Err() == nil {
+			c.srv.log.Warn("sending result failed", "remote", c.remote, "client", c.client, "error", err)
+		}
+		return
+	}
+	c.lastResult.Store(time.Now().UnixNano())
+}

@@ -1,0 +1,212 @@
+package server
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+	"unicode/utf8"
+
+	"github.com/quic-go/quic-go"
+
+	"github.com/sperse/sperse/lang"
+	"github.com/sperse/sperse/remote"
+)
+
+// Causes with which an evaluation's context is cancelled.
+var (
+	errClientCancelled = errors.New("cancelled by the client")
+	errTrailingBytes   = errors.New("unexpected bytes after the eval message")
+)
+
+// resultOverhead is how many bytes a Result frame takes beyond its value: the
+// CBOR of [type, {1: value, 3: took}] is at most 32 bytes more than the
+// value's bytes; the rest is margin.
+const resultOverhead = 64
+
+// maxErrorText bounds an error's message and its backtrace as sent: code can
+// raise an error with a message of any size.
+const maxErrorText = 4 << 10
+
+// task is a decoded Eval: what to run.
+type task struct {
+	kind  remote.EvalKind
+	name  string // the cell's name, or "chunk"
+	cell  *lang.Cell
+	scope map[string]lang.Value
+	chunk lang.Chunk
+}
+
+// kindName names an EvalKind in logs.
+func kindName(k remote.EvalKind) string {
+	switch k {
+	case remote.EvalCell:
+		return "cell"
+	case remote.EvalChunk:
+		return "chunk"
+	}
+	return fmt.Sprintf("EvalKind(%d)", uint8(k))
+}
+
+// readEval reads the one message of an evaluation stream from r: an Eval in
+// a frame of at most max bytes. Anything else is an error to answer with,
+// but for a stream the client cancelled (CodeCancelled), which gets no answer.
+func readEval(r *bufio.Reader, max int) (remote.Eval, *remote.Error) {
+	t, body, err := remote.ReadFrame(r, max)
+	var serr *quic.StreamError
+	switch {
+	case errors.As(err, &serr) && serr.Remote:
+		return remote.Eval{}, &remote.Error{Code: remote.CodeCancelled, Message: "evaluation cancelled by the client"}
+	case errors.Is(err, remote.ErrTooLarge):
+		return remote.Eval{}, &remote.Error{Code: remote.CodeTooLarge, Message: "eval message too large: " + err.Error()}
+	case errors.Is(err, io.EOF):
+		return remote.Eval{}, badRequest("no eval message: the stream ended before one")
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return remote.Eval{}, badRequest(fmt.Sprintf("no eval message within %s of opening the stream", evalReadTimeout))
+	case err != nil:
+		return remote.Eval{}, badRequest("bad eval message: " + err.Error())
+	case t != remote.MsgEval:
+		return remote.Eval{}, badRequest(fmt.Sprintf("bad eval message: got %s, want eval on an evaluation stream", t))
+	}
+	var ev remote.Eval
+	if err := remote.DecodeBody(t, body, &ev); err != nil {
+		return remote.Eval{}, badRequest("bad eval message: " + err.Error())
+	}
+	if ev.Kind != remote.EvalCell && ev.Kind != remote.EvalChunk {
+		return remote.Eval{}, badRequest(fmt.Sprintf("bad eval message: unknown kind %d", ev.Kind))
+	}
+	return ev, nil
+}
+
+func badRequest(msg string) *remote.Error {
+	return &remote.Error{Code: remote.CodeBadRequest, Message: msg}
+}
+
+// indexable is what a decoded tuple is (a starlark.Tuple), seen through lang.
+type indexable interface {
+	Len() int
+	Index(i int) lang.Value
+}
+
+// decodeTask decodes the job of ev in the server's interpreter.
+func (s *Server) decodeTask(ev remote.Eval) (*task, *remote.Error) {
+	switch ev.Kind {
+	case remote.EvalCell:
+		cell, scope, err := s.interp.DecodeJob(ev.Job)
+		if err != nil {
+			return nil, badRequest("bad cell job: " + err.Error())
+		}
+		return &task{kind: ev.Kind, name: cell.Name, cell: cell, scope: scope}, nil
+	case remote.EvalChunk:
+		v, err := s.interp.DecodeLimited(ev.Job, lang.DecodeLimits{MaxSize: s.cfg.MaxMessage})
+		if err != nil {
+			return nil, badRequest("bad chunk job: " + err.Error())
+		}
+		t, ok := v.(indexable)
+		if !ok || v.Type() != "tuple" || t.Len() != 3 {
+			return nil, badRequest(fmt.Sprintf("bad chunk job: got %s, want the tuple (map, reduce, items)", describe(v)))
+		}
+		chunk := lang.Chunk{Map: t.Index(0), Reduce: t.Index(1), Items: t.Index(2)}
+		return &task{kind: ev.Kind, name: "chunk", chunk: chunk}, nil
+	}
+	return nil, badRequest(fmt.Sprintf("bad eval message: unknown kind %d", ev.Kind))
+}
+
+// describe names the type of a decoded value, and its length if it has one.
+func describe(v lang.Value) string {
+	if t, ok := v.(indexable); ok {
+		return fmt.Sprintf("a %s of %d", v.Type(), t.Len())
+	}
+	return "a " + v.Type()
+}
+
+// evaluate runs t within the server's limits: it waits for a slot (unless
+// the queue is full), runs t with the step and time limits, and returns the
+// Result to send. ctx is the evaluation's context: it is cancelled when the
+// client cancels or the connection closes.
+func (s *Server) evaluate(ctx context.Context, t *task) remote.Result {
+	release, err := s.limiter.acquire(ctx)
+	if errors.Is(err, errOverloaded) {
+		st := s.limiter.status()
+		return remote.Result{Error: &remote.Error{Code: remote.CodeOverloaded, Message: fmt.Sprintf(
+			"server %s is busy: %d evaluations running and %d waiting; retry later", s.cfg.Name, st.InFlight, st.Queued)}}
+	}
+	if err != nil {
+		return remote.Result{Error: s.failure(ctx, ctx, err)}
+	}
+	runCtx, cancel := context.WithTimeoutCause(ctx, s.cfg.Timeout, s.errTimeout)
+	start := time.Now()
+	var data []byte
+	v, err := s.run(runCtx, t)
+	if err == nil {
+		if data, err = lang.Encode(v); err != nil {
+			err = fmt.Errorf("result of %s: %w", t.name, err)
+		}
+	}
+	took := time.Since(start)
+	cancel()
+	release()
+	if err != nil {
+		return remote.Result{Error: s.failure(ctx, runCtx, err), Took: took}
+	}
+	if limit := s.cfg.MaxMessage; len(data) > limit-resultOverhead {
+		return remote.Result{Took: took, Error: &remote.Error{Code: remote.CodeTooLarge, Message: fmt.Sprintf(
+			"result is %d bytes; the server's limit is %d", len(data), limit)}}
+	}
+	return remote.Result{Value: data, Took: took}
+}
+
+// run runs t in the server's interpreter.
+func (s *Server) run(ctx context.Context, t *task) (lang.Value, error) {
+	if s.testHookRun != nil {
+		s.testHookRun(ctx, t.name)
+	}
+	if t.kind == remote.EvalChunk {
+		return s.interp.RunChunk(ctx, t.chunk)
+	}
+	return s.interp.Eval(ctx, t.cell, t.scope)
+}
+
+// failure turns the error of an evaluation into the error to send. ctx is
+// the evaluation's context and runCtx the one it ran with (with the time
+// limit).
+func (s *Server) failure(ctx, runCtx context.Context, err error) *remote.Error {
+	if ctx.Err() != nil {
+		cause := context.Cause(ctx)
+		switch {
+		case errors.Is(cause, errClientCancelled):
+			return &remote.Error{Code: remote.CodeCancelled, Message: "evaluation cancelled by the client"}
+		case errors.Is(cause, errTrailingBytes):
+			return badRequest("bad eval message: " + cause.Error())
+		}
+		return &remote.Error{Code: remote.CodeDisconnected, Message: "evaluation stopped: the connection closed"}
+	}
+	e := &remote.Error{Code: remote.CodeFailed, Message: err.Error()}
+	var le *lang.Error
+	if errors.As(err, &le) {
+		e.Message, e.Backtrace = le.Msg, le.Backtrace
+		e.File, e.Line, e.Col = le.Pos.File, le.Pos.Line, le.Pos.Col
+	}
+	if errors.Is(context.Cause(runCtx), s.errTimeout) {
+		e.Message = s.errTimeout.Error()
+	}
+	e.Message = truncate(e.Message, maxErrorText)
+	e.Backtrace = truncate(e.Backtrace, maxErrorText)
+	return e
+}
+
+// truncate cuts s to at most n bytes on a rune boundary, marking the cut.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	const mark = "... (truncated)"
+	cut := n - len(mark)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + mark
+}
