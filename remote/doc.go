@@ -1,6 +1,9 @@
-// Package remote is the client side of remote evaluation: it sends a cell's
-// code and scope to a place that evaluates it and brings the result back.
+// Package remote is the wire protocol of sperse and its client side: a
+// Client keeps one QUIC connection to each server, watches it, reconnects
+// when it is lost, and evaluates remote cells there (see Client.Eval), each
+// on a stream of its own, carrying the cell's code and scope as CBOR.
 //
-// Until the QUIC transport exists, InProcess is that place: an evaluator in
-// the same process that takes exactly the path the network will take.
+// Servers are trusted by the fingerprint of their certificate: pinned in the
+// address ("host:port#sha256:..."), or trusted on first use and remembered in
+// known_servers (see KnownServers), like SSH's known_hosts.
 package remote

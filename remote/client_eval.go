@@ -1,0 +1,315 @@
+package remote
+
+import (
+	"bufio"
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/quic-go/quic-go"
+
+	"github.com/sperse/sperse/lang"
+)
+
+// Eval evaluates a remote cell on a server and returns its result, decoded
+// into the client's interpreter. It satisfies reactive.Executor.
+//
+// The server is one that is connected, not going away, matches every item of
+// the cell's selector (its name or one of its tags) and provides the names
+// the cell uses that are neither in its scope nor builtins; among those, the
+// least loaded (evaluations in flight relative to its MaxConcurrency), then
+// the nearest (RTT). If a server matches but none provides such a name, the
+// cell is sent to a matching server anyway, which reports the name as
+// undefined, unless a disconnected server would provide it.
+//
+// Each evaluation is a stream of its own, so a slow one never holds up
+// another. Errors:
+//
+//   - the cell's own error (in its code, or a value that cannot travel) is
+//     returned as it would be locally: a *lang.Error with the position in the
+//     cell's file, or the encoding error;
+//   - no server can run the cell: a *ServerError whose Unavailable is true,
+//     naming the selector and the servers known;
+//   - the server was lost during the evaluation, is shutting down or is
+//     overloaded: a *ServerError whose ServerLost is true;
+//   - ctx done: the evaluation is cancelled on the server at once, and the
+//     error wraps ctx's error (context.Canceled).
+func (c *Client) Eval(ctx context.Context, req lang.Request) lang.Result {
+	cell := req.Cell
+	if cell.Err != nil {
+		return lang.Result{Err: cell.Err}
+	}
+	job, err := lang.EncodeJob(cell, req.Scope)
+	if err != nil {
+		return lang.Result{Err: err}
+	}
+	frame, err := AppendFrame(nil, MsgEval, Eval{Kind: EvalCell, Job: job})
+	if err != nil {
+		return lang.Result{Err: fmt.Errorf("cell %s: %w", cell.Name, err)}
+	}
+	if err := ctx.Err(); err != nil {
+		return lang.Result{Err: fmt.Errorf("cell %s: %w", cell.Name, err)}
+	}
+	s, sess, name, err := c.pick(cell, c.needs(req))
+	if err != nil {
+		return lang.Result{Err: err}
+	}
+	defer func() {
+		c.mu.Lock()
+		s.ours--
+		c.mu.Unlock()
+	}()
+	if len(frame) > sess.maxMessage {
+		return lang.Result{Where: name, Err: fmt.Errorf("cell %s: its code and scope take %d bytes, over server %s's message limit of %d",
+			cell.Name, len(frame), name, sess.maxMessage)}
+	}
+	start := time.Now()
+	res := c.evalOn(ctx, name, sess, cell, frame)
+	res.Where = name
+	if res.Took == 0 {
+		res.Took = time.Since(start)
+	}
+	return res
+}
+
+// needs returns the names req's cell uses that are neither in its scope nor
+// builtins of the client's interpreter: names a server must provide.
+func (c *Client) needs(req lang.Request) []string {
+	var need []string
+	for _, name := range req.Cell.Free {
+		if name == req.Cell.Name || c.cfg.Interp.IsBuiltin(name) {
+			continue
+		}
+		if _, ok := req.Scope[name]; ok {
+			continue
+		}
+		need = append(need, name)
+	}
+	return need
+}
+
+// pick chooses the server for cell, and counts the evaluation in its load.
+// It returns the server, its connection and its name.
+func (c *Client) pick(cell *lang.Cell, need []string) (*server, *session, string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil, nil, "", &ServerError{Code: CodeUnavailable, Message: "cannot run remote cell " + cell.Name + ": the client is closed", Err: ErrClientClosed}
+	}
+	var (
+		matching  []*server // connected, not going away, matching the selector
+		providing []*server // of those, the ones that provide need
+		somewhere bool      // a server matching the selector provides need, connected or not
+	)
+	for _, s := range c.servers {
+		if !s.matches(cell.Selector) {
+			continue
+		}
+		provides := s.provides(need)
+		somewhere = somewhere || provides && s.fp != "" // Provides is known after a handshake
+		if s.sess == nil || s.goingAway {
+			continue
+		}
+		matching = append(matching, s)
+		if provides {
+			providing = append(providing, s)
+		}
+	}
+	candidates := providing
+	if len(candidates) == 0 && len(need) > 0 && somewhere {
+		return nil, nil, "", c.unavailableLocked(cell, fmt.Sprintf("no connected server provides %s", strings.Join(need, ", ")))
+	}
+	if len(candidates) == 0 {
+		candidates = matching
+	}
+	if len(candidates) == 0 {
+		if len(c.servers) == 0 {
+			return nil, nil, "", &ServerError{Code: CodeUnavailable,
+				Message: fmt.Sprintf("no server to run %s: the client has no servers", selectorText(cell.Selector))}
+		}
+		what := "no server is connected"
+		if len(cell.Selector) > 0 {
+			what = "no connected server matches " + selectorText(cell.Selector)
+		}
+		return nil, nil, "", c.unavailableLocked(cell, what)
+	}
+	best := slices.MinFunc(candidates, func(a, b *server) int {
+		if la, lb := a.load(), b.load(); la != lb {
+			if la < lb {
+				return -1
+			}
+			return 1
+		}
+		return cmp.Compare(a.rtt, b.rtt)
+	})
+	best.ours++
+	return best, best.sess, best.name, nil
+}
+
+// unavailableLocked is the error of a cell no server can run: what, then the
+// servers known.
+func (c *Client) unavailableLocked(cell *lang.Cell, what string) error {
+	list := make([]string, len(c.servers))
+	for i, s := range c.servers {
+		list[i] = s.describe()
+	}
+	return &ServerError{Code: CodeUnavailable,
+		Message: fmt.Sprintf("%s (servers: %s)", what, strings.Join(list, ", "))}
+}
+
+// selectorText is the selector as written in a cell: "remote@a,b".
+func selectorText(sel []string) string {
+	if len(sel) == 0 {
+		return "remote cells"
+	}
+	return "remote@" + strings.Join(sel, ",")
+}
+
+// matches reports whether every item of sel is s's name or one of its tags.
+func (s *server) matches(sel []string) bool {
+	for _, item := range sel {
+		if item != s.name && !slices.Contains(s.welcome.Tags, item) {
+			return false
+		}
+	}
+	return true
+}
+
+// provides reports whether s provides every name in need.
+func (s *server) provides(need []string) bool {
+	for _, name := range need {
+		if !slices.Contains(s.welcome.Provides, name) {
+			return false
+		}
+	}
+	return true
+}
+
+// load is how busy s is: its evaluations in flight (ours, or all it reported,
+// whichever is more) relative to how many it runs at once.
+func (s *server) load() float64 {
+	n := max(s.ours, s.status.InFlight+s.status.Queued)
+	return float64(n) / float64(max(1, s.welcome.Limits.MaxConcurrency))
+}
+
+// evalOn sends frame, an Eval of cell, to the server called name on a
+// stream of its own of sess, and waits for the Result.
+func (c *Client) evalOn(ctx context.Context, name string, sess *session, cell *lang.Cell, frame []byte) lang.Result {
+	failed := func(err error) lang.Result {
+		switch {
+		case ctx.Err() != nil:
+			return lang.Result{Err: fmt.Errorf("cell %s on server %s: %w", cell.Name, name, ctx.Err())}
+		case isConnLoss(err):
+			return lang.Result{Err: &ServerError{Code: CodeDisconnected, Server: name,
+				Message: fmt.Sprintf("server %s was lost during the evaluation: %s", name, describeLoss(err)), Err: err}}
+		}
+		var serr *quic.StreamError
+		if errors.As(err, &serr) && serr.Remote && serr.ErrorCode == StreamBadRequest {
+			return lang.Result{Err: &ServerError{Code: CodeBadRequest, Server: name,
+				Message: fmt.Sprintf("server %s could not understand the evaluation of cell %s", name, cell.Name), Err: err}}
+		}
+		if errors.As(err, &serr) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return lang.Result{Err: &ServerError{Code: CodeDisconnected, Server: name,
+				Message: fmt.Sprintf("server %s ended the evaluation without a result: %s", name, describeLoss(err)), Err: err}}
+		}
+		code := CodeBadRequest
+		if errors.Is(err, ErrTooLarge) {
+			code = CodeTooLarge
+		}
+		return lang.Result{Err: &ServerError{Code: code, Server: name,
+			Message: fmt.Sprintf("server %s sent a bad result for cell %s: %v", name, cell.Name, err), Err: err}}
+	}
+
+	str, err := sess.conn.OpenStreamSync(ctx)
+	if err != nil {
+		return failed(err)
+	}
+	stop := context.AfterFunc(ctx, func() {
+		str.CancelRead(StreamCancelled)
+		str.CancelWrite(StreamCancelled)
+	})
+	defer stop()
+	// The server may stop reading (STOP_SENDING) as soon as it has the Eval,
+	// or to refuse it: either way its Result follows, so such a write error
+	// is no failure, and neither is one of Close.
+	var stopped *quic.StreamError
+	if _, err := str.Write(frame); err == nil {
+		str.Close()
+	} else if !errors.As(err, &stopped) || !stopped.Remote {
+		return failed(err)
+	}
+	br := bufio.NewReader(str)
+	t, body, err := ReadFrame(br, sess.maxMessage)
+	if err != nil {
+		return failed(err)
+	}
+	if t != MsgResult {
+		str.CancelRead(StreamBadRequest)
+		return failed(fmt.Errorf("got %s, want result", t))
+	}
+	var res Result
+	if err := DecodeBody(t, body, &res); err != nil {
+		str.CancelRead(StreamBadRequest)
+		return failed(err)
+	}
+	// The server closes the stream after its Result: read that, so that the
+	// stream is complete on both sides.
+	str.SetReadDeadline(time.Now().Add(time.Second))
+	if _, err := br.ReadByte(); err != io.EOF {
+		str.CancelRead(StreamBadRequest)
+	}
+
+	switch {
+	case res.Error != nil && ctx.Err() != nil:
+		return failed(ctx.Err()) // the server's error may be of our cancellation
+	case res.Error != nil:
+		return lang.Result{Err: resultError(name, cell, res.Error), Took: res.Took}
+	case len(res.Value) == 0:
+		return failed(errors.New("a result with neither value nor error"))
+	}
+	v, err := c.cfg.Interp.DecodeLimited(res.Value, lang.DecodeLimits{MaxSize: sess.maxMessage})
+	if err != nil {
+		return failed(err)
+	}
+	return lang.Result{Value: v, Took: res.Took}
+}
+
+// resultError converts the error in a Result from the server called name.
+func resultError(name string, cell *lang.Cell, e *Error) error {
+	if e.Code == CodeFailed {
+		return &lang.Error{Pos: lang.Pos{File: e.File, Line: e.Line, Col: e.Col}, Msg: e.Message, Backtrace: e.Backtrace}
+	}
+	msg := e.Message
+	if msg == "" {
+		msg = e.Code.String()
+	}
+	return &ServerError{Code: e.Code, Server: name,
+		Message: fmt.Sprintf("server %s could not run cell %s: %s", name, cell.Name, msg)}
+}
+
+// describe returns s as the lists of servers in errors show it:
+// "name [tags: a, b; provides: x; disconnected]".
+func (s *server) describe() string {
+	var notes []string
+	if len(s.welcome.Tags) > 0 {
+		notes = append(notes, "tags: "+strings.Join(s.welcome.Tags, ", "))
+	}
+	if len(s.welcome.Provides) > 0 {
+		notes = append(notes, "provides: "+strings.Join(s.welcome.Provides, ", "))
+	}
+	switch {
+	case s.sess == nil:
+		notes = append(notes, "disconnected")
+	case s.goingAway:
+		notes = append(notes, "going away")
+	}
+	if len(notes) == 0 {
+		return s.name
+	}
+	return s.name + " [" + strings.Join(notes, "; ") + "]"
+}
