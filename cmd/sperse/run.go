@@ -8,11 +8,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
+	"github.com/sperse/sperse/cmd/internal/workspace"
 	"github.com/sperse/sperse/lang"
 	"github.com/sperse/sperse/reactive"
-	"github.com/sperse/sperse/remote"
 )
 
 // runCommand is "sperse run": evaluate a workspace file and print one line per
@@ -22,15 +23,19 @@ func runCommand(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	fs.SetOutput(stderr)
 	asJSON := fs.Bool("json", false, "print the cells as one JSON object")
 	timeout := fs.Duration("timeout", 0, "bound the whole run (for example 30s); 0 means no bound")
+	var servers listFlag
+	fs.Var(&servers, "server", "evaluation server `HOST:PORT` or HOST:PORT#sha256:FINGERPRINT (repeatable); none means embedded servers")
+	token := fs.String("token", os.Getenv("SPERSE_TOKEN"), "the servers' token (default $SPERSE_TOKEN)")
+	embedded := fs.Int("local", workspace.DefaultEmbedded, "embedded servers to start when no --server is given")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: sperse run [--json] [--timeout DURATION] FILE|-")
+		fmt.Fprintln(stderr, "usage: sperse run [--json] [--timeout DURATION] [--server ADDR]... [--token TOKEN] [--local N] FILE|-")
 		fs.PrintDefaults()
 	}
 	files, err := parseInterspersed(fs, args)
 	if err != nil {
 		return exitUsage
 	}
-	if len(files) != 1 {
+	if len(files) != 1 || *embedded < 1 {
 		fs.Usage()
 		return exitUsage
 	}
@@ -50,14 +55,16 @@ func runCommand(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		ctx, cancel = context.WithTimeout(ctx, *timeout)
 		defer cancel()
 	}
-	client := lang.NewInterp("local")
-	engine := reactive.New(reactive.Config{
-		Local:  reactive.Local{Interp: client},
-		Remote: &remote.InProcess{Name: "inprocess", Client: client},
-	})
+	ws, err := workspace.Start(ctx, workspace.Options{Servers: servers, Token: *token, Embedded: *embedded})
+	if err != nil {
+		fmt.Fprintf(stderr, "sperse run: %v\n", err)
+		return exitUsage
+	}
+	engine := ws.Engine
 	engine.Load(cells)
 	waitErr := engine.Wait(ctx)
 	engine.Close() // cancels what is still running when ctx ended the wait
+	defer ws.Close()
 
 	views := make([]reactive.CellView, 0, len(cells))
 	for _, c := range cells {
@@ -200,3 +207,9 @@ func viewOf(engine *reactive.Engine, c *lang.Cell) reactive.CellView {
 	}
 	return reactive.CellView{Name: c.Name, Cell: c, State: reactive.Cancelled}
 }
+
+// listFlag is a repeatable string flag.
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(s string) error { *l = append(*l, s); return nil }

@@ -1,0 +1,170 @@
+// Package workspace wires a sperse workspace together for the commands: the
+// reactive engine, the local interpreter, and the remote client connected to
+// the servers given, or to evaluation servers embedded in this process.
+//
+// Embedded servers are real servers: they listen on loopback, speak QUIC,
+// and the client reaches them exactly as it reaches any other, with their
+// certificates pinned in memory (nothing is written to known_servers).
+package workspace
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync/atomic"
+	"time"
+
+	"github.com/sperse/sperse/lang"
+	"github.com/sperse/sperse/reactive"
+	"github.com/sperse/sperse/remote"
+	"github.com/sperse/sperse/server"
+)
+
+// DefaultEmbedded is how many servers Start embeds when no server is given.
+const DefaultEmbedded = 2
+
+// Options says which servers a workspace uses.
+type Options struct {
+	Servers      []string     // addresses ("host:port" or "host:port#sha256:..."); none means embedded servers
+	Token        string       // the token of Servers
+	Embedded     int          // servers to embed when Servers is empty; 0 means DefaultEmbedded
+	KnownServers string       // the trust-on-first-use file; "" means the default
+	Logger       *slog.Logger // nil discards logs
+}
+
+// Workspace is an engine and the client that evaluates its remote cells.
+type Workspace struct {
+	Engine *reactive.Engine
+	Client *remote.Client
+	Interp *lang.Interp
+
+	embedded []*embedded
+}
+
+// embedded is a server running in this process.
+type embedded struct {
+	srv  *server.Server
+	pc   net.PacketConn
+	done chan error // Serve's result
+}
+
+// Start starts the embedded servers (if no server is given), connects the
+// client to every server, and returns the workspace. A server that refuses
+// the client or presents a wrong certificate is an error; a server that
+// cannot be reached yet is not: the client keeps trying in the background
+// and its cells wait (state unavailable) until it answers.
+func Start(ctx context.Context, opts Options) (*Workspace, error) {
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	w := &Workspace{Interp: lang.NewInterp("local")}
+	addrs, token := opts.Servers, opts.Token
+	if len(addrs) == 0 {
+		var err error
+		if addrs, token, err = w.embed(opts.Embedded, logger); err != nil {
+			w.stopEmbedded()
+			return nil, err
+		}
+	}
+	// The client tells the engine when a server connects, so that cells
+	// waiting for one run; the engine is made after the client it uses.
+	var retry atomic.Pointer[reactive.Engine]
+	w.Client = remote.NewClient(remote.ClientConfig{
+		Token:        token,
+		KnownServers: opts.KnownServers,
+		Interp:       w.Interp,
+		Logger:       logger,
+		OnChange: func() {
+			if e := retry.Load(); e != nil {
+				e.RetryStale()
+			}
+		},
+	})
+	w.Engine = reactive.New(reactive.Config{
+		Local:  reactive.Local{Interp: w.Interp},
+		Remote: w.Client,
+	})
+	retry.Store(w.Engine)
+
+	for _, addr := range addrs {
+		if err := w.Client.Connect(ctx, addr); err != nil {
+			if w.kept(addr) {
+				logger.Warn("server not reachable yet; retrying in the background", "server", addr, "error", err)
+				continue
+			}
+			w.Close()
+			return nil, err
+		}
+	}
+	return w, nil
+}
+
+// kept reports whether the client still tries to reach the server at addr
+// after a failed Connect: the failure was the network's, not a refusal.
+func (w *Workspace) kept(address string) bool {
+	addr, _, _ := remote.SplitAddress(address)
+	for _, s := range w.Client.Servers() {
+		if s.Addr == addr && !s.GaveUp {
+			return true
+		}
+	}
+	return false
+}
+
+// embed starts n servers on loopback and returns their pinned addresses and
+// the token they share.
+func (w *Workspace) embed(n int, logger *slog.Logger) ([]string, string, error) {
+	if n <= 0 {
+		n = DefaultEmbedded
+	}
+	token, err := server.NewToken()
+	if err != nil {
+		return nil, "", err
+	}
+	var addrs []string
+	for i := 1; i <= n; i++ {
+		srv, err := server.New(server.Config{
+			Name:   fmt.Sprintf("embedded-%d", i),
+			Tags:   []string{"embedded"},
+			Tokens: []string{token},
+			Logger: logger.With("embedded", i),
+		})
+		if err != nil {
+			return nil, "", err
+		}
+		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			return nil, "", fmt.Errorf("embedded server: %w", err)
+		}
+		e := &embedded{srv: srv, pc: pc, done: make(chan error, 1)}
+		go func() { e.done <- srv.Serve(pc) }()
+		w.embedded = append(w.embedded, e)
+		addrs = append(addrs, pc.LocalAddr().String()+"#"+srv.Fingerprint())
+	}
+	return addrs, token, nil
+}
+
+// Close stops the engine, closes the client, and shuts the embedded servers
+// down. It waits for everything it started.
+func (w *Workspace) Close() error {
+	w.Engine.Close()
+	err := w.Client.Close()
+	w.stopEmbedded()
+	return err
+}
+
+// stopEmbedded shuts the embedded servers down and waits for them.
+func (w *Workspace) stopEmbedded() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, e := range w.embedded {
+		if err := e.srv.Shutdown(ctx); err != nil {
+			e.srv.Close()
+		}
+		<-e.done
+		e.pc.Close()
+	}
+	w.embedded = nil
+}
