@@ -225,4 +225,3 @@ func TestRunServerKilledMidEvaluation(t *testing.T) {
 		t.Errorf("server killed mid-evaluation: exit %d\n%s\nstderr %s", code, out.String(), errOut.String())
 	}
 }
-
