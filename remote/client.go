@@ -18,10 +18,12 @@ import (
 
 // Timings of a client's connections.
 const (
-	pingInterval     = time.Second      // a Ping on every control stream this often
-	idleTimeout      = 10 * time.Second // a connection with no packet for this long is lost
-	keepAlivePeriod  = 2 * time.Second  // QUIC keep-alive packets this often
-	handshakeTimeout = 10 * time.Second // dialing plus Hello/Welcome, per attempt
+	pingInterval     = time.Second          // a Ping on every control stream this often
+	pongTimeout      = 4 * time.Second      // a server that answers no Ping for this long is lost
+	noPongs          = "no answer to pings" // the reason a connection is closed after pongTimeout
+	idleTimeout      = 10 * time.Second     // a connection with no packet for this long is lost
+	keepAlivePeriod  = 2 * time.Second      // QUIC keep-alive packets this often
+	handshakeTimeout = 10 * time.Second     // dialing plus Hello/Welcome, per attempt
 	minBackoff       = 100 * time.Millisecond
 	maxBackoff       = 5 * time.Second
 
@@ -120,6 +122,7 @@ type session struct {
 	pingMu   sync.Mutex
 	pingSeq  uint64
 	pingSent time.Time
+	lastPong time.Time // of the last Pong; the handshake's end before the first
 }
 
 // ServerInfo is a snapshot of a server known to a Client.

@@ -104,8 +104,15 @@ func (c *Client) watch(s *server, sess *session) error {
 			return context.Cause(s.ctx)
 		case err := <-readErr:
 			return err
-		case <-tick.C:
+		case now := <-tick.C:
 			sess.pingMu.Lock()
+			if silent := now.Sub(sess.lastPong); silent > pongTimeout {
+				sess.pingMu.Unlock()
+				err := fmt.Errorf("%s for %v", noPongs, silent.Round(time.Second))
+				sess.conn.CloseWithError(ConnClosed, noPongs)
+				<-readErr
+				return c.lostError(s, err)
+			}
 			sess.pingSeq++
 			seq := sess.pingSeq
 			sess.pingSent = time.Now()
@@ -139,6 +146,7 @@ func (c *Client) readControl(s *server, sess *session) error {
 			var p Pong
 			if perr = DecodeBody(t, body, &p); perr == nil {
 				sess.pingMu.Lock()
+				sess.lastPong = time.Now()
 				var sample time.Duration
 				if p.Seq == sess.pingSeq && !sess.pingSent.IsZero() {
 					sample = time.Since(sess.pingSent)
@@ -371,5 +379,5 @@ func (c *Client) handshake(ctx context.Context, s *server, conn *quic.Conn) (*se
 	if maxMessage <= 0 {
 		maxMessage = DefaultMaxMessage
 	}
-	return &session{conn: conn, ctrl: ctrl, br: br, welcome: w, maxMessage: maxMessage, rtt: rtt}, false, nil
+	return &session{conn: conn, ctrl: ctrl, br: br, welcome: w, maxMessage: maxMessage, rtt: rtt, lastPong: time.Now()}, false, nil
 }

@@ -78,6 +78,8 @@ func describeLoss(err error) string {
 		case ConnProtocol:
 			return "the server closed the connection for a protocol error: " + app.ErrorMessage
 		}
+	case errors.As(err, &app) && app.ErrorMessage == noPongs:
+		return "no response from the server (no answer to pings)"
 	case errors.As(err, &app):
 		return "the client closed the connection"
 	case errors.As(err, &idle):

@@ -674,7 +674,7 @@ func TestClientServerKilledDuringEvaluation(t *testing.T) {
 	c.waitFor(t, "the loop runs", func(s []remote.ServerInfo) bool { return s[0].InFlight == 1 })
 
 	// The server's socket closes with no word to the client: it is as dead
-	// as a killed process, and the client notices by the idle timeout.
+	// as a killed process, and the client notices when its pings go unanswered.
 	srv.pc.Close()
 	select {
 	case res := <-done:
