@@ -49,7 +49,7 @@ type process struct {
 	addr    string // HOST:PORT
 	pinned  string // HOST:PORT#sha256:...
 	logs    *syncBuffer
-	stopped bool
+	once    sync.Once
 }
 
 type syncBuffer struct {
@@ -114,12 +114,13 @@ func startServer(t *testing.T, args ...string) *process {
 	return p
 }
 
+// kill kills the server at once, as a crash would. It is safe to call
+// more than once and from any goroutine.
 func (p *process) kill() {
-	if !p.stopped {
-		p.stopped = true
+	p.once.Do(func() {
 		p.cmd.Process.Signal(syscall.SIGKILL)
 		p.cmd.Wait()
-	}
+	})
 }
 
 func runJSON(t *testing.T, src string, args ...string) (int, map[string]map[string]any, string) {
