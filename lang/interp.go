@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"go.starlark.net/lib/json"
 	"go.starlark.net/lib/math"
@@ -22,6 +23,14 @@ type Interp struct {
 	// (see InProcess): each chunk goes through the codec into a fresh
 	// interpreter, exactly as it would to a server.
 	Splitter Splitter
+
+	// Provided are names beyond the builtins that code run here may use: a
+	// server's plugins, datasets, databases. A value cell's code may use
+	// them like builtins; functions shipped elsewhere do not carry them.
+	Provided starlark.StringDict
+
+	once sync.Once
+	env  starlark.StringDict // the builtins and Provided
 }
 
 // DefaultMaxSteps bounds an evaluation when Interp.MaxSteps is 0.
@@ -134,9 +143,23 @@ var builtins = starlark.StringDict{
 	"mapreduce": starlark.NewBuiltin("mapreduce", builtinMapreduce),
 }
 
-// builtinDict returns the names in adds to Starlark's universe.
+// builtinDict returns the names in adds to Starlark's universe: sperse's
+// builtins and the names it provides.
 func (in *Interp) builtinDict() starlark.StringDict {
-	return builtins
+	in.once.Do(func() {
+		if len(in.Provided) == 0 {
+			in.env = builtins
+			return
+		}
+		in.env = make(starlark.StringDict, len(builtins)+len(in.Provided))
+		for name, v := range in.Provided {
+			in.env[name] = v
+		}
+		for name, v := range builtins {
+			in.env[name] = v // builtins are never shadowed by a provided name
+		}
+	})
+	return in.env
 }
 
 // builtinNamed returns the builtin function or module called name, of sperse
@@ -169,7 +192,8 @@ func builtinName(v Value) (string, bool) {
 	return "", false
 }
 
-// IsBuiltin reports whether name is a builtin of in or of Starlark.
+// IsBuiltin reports whether name is a builtin of in or of Starlark, or a
+// name in provides.
 func (in *Interp) IsBuiltin(name string) bool {
 	return in.builtinDict().Has(name) || starlark.Universe.Has(name)
 }

@@ -144,3 +144,35 @@ a + b[0]
 		t.Errorf("cells %s, want %s", strings.Join(got, " "), want)
 	}
 }
+
+func TestProvidedNames(t *testing.T) {
+	greet := starlark.NewBuiltin("greet", func(_ *starlark.Thread, _ *starlark.Builtin, args starlark.Tuple, _ []starlark.Tuple) (starlark.Value, error) {
+		return starlark.String("hi " + args[0].(starlark.String).GoString()), nil
+	})
+	server := &Interp{Where: "s", Provided: starlark.StringDict{"greet": greet}}
+	v, err := server.Eval(context.Background(), mustParse(t, `x = greet("bob")`), nil)
+	if err != nil || v.String() != `"hi bob"` {
+		t.Errorf("provided name: %v, %v", v, err)
+	}
+	// A function that uses a provided name does not carry it: it works
+	// where the name is provided, and is undefined elsewhere.
+	f, err := server.Eval(context.Background(), ParseCell("t.sp", 1, "def f(n):\n    return greet(n)"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := Encode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewInterp("plain").Decode(data); err == nil || !strings.Contains(err.Error(), "undefined: greet") {
+		t.Errorf("decoding where greet is not provided: %v, want undefined: greet", err)
+	}
+	other := &Interp{Where: "s2", Provided: starlark.StringDict{"greet": greet}}
+	g, err := other.Decode(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := other.Call(context.Background(), g, starlark.String("al")); err != nil || v.String() != `"hi al"` {
+		t.Errorf("f shipped to another provider: %v, %v", v, err)
+	}
+}
