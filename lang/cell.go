@@ -70,7 +70,8 @@ func (e *Error) Unwrap() error { return e.cause }
 type Cell struct {
 	Name     string   // the name the cell defines; "_1", "_2", ... for anonymous cells
 	Kind     Kind     // value, function or anonymous
-	Remote   bool     // written "name = remote ..." or "name = remote@sel ..."
+	Remote   bool     // written "name = remote ..." or "name = remote@sel ...": evaluated on a server
+	Pinned   bool     // written "remote def f(...)": defined here, every call of f runs on a server
 	Selector []string // the names or tags after "remote@", all of which a server must match
 	Source   string   // the cell's text exactly as written
 	Pos      Pos      // where the cell starts

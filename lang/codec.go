@@ -32,8 +32,7 @@ import (
 //	builtin           tag 29557 + its name: a builtin function or module of
 //	                  Starlark or sperse (len, sum, math), found by name on
 //	                  the receiving side
-//
-// Tag 29558 is unused, kept for kinds to come.
+//	pinned function   tag 29558 + [function, selector...]: a "remote def"
 //
 // Decoding is liberal where that is harmless and strict where it matters: it
 // accepts non-shortest heads, 2- and 4-byte floats, bignums with leading zeros
@@ -63,6 +62,7 @@ const (
 	tagRange     = 29555 // range: [start, stop, step]
 	tagFunc      = 29556 // function: see FuncCode
 	tagBuiltin   = 29557 // builtin function or module: its name
+	tagPinned    = 29558 // pinned function: [function, selector...]
 	tagRawString = 29559 // a string that is not valid UTF-8: a byte string
 )
 

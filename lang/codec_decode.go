@@ -267,6 +267,8 @@ func (d *decoder) tagged(start int, tag uint64) (Value, error) {
 		return d.rangeValue(start)
 	case tagFunc:
 		return d.function(start)
+	case tagPinned:
+		return d.pinned(start)
 	case tagBuiltin:
 		name, err := d.string("builtin name")
 		if err != nil {
@@ -569,4 +571,36 @@ func rangeSpanFits(start, stop, step int64) bool {
 		return uint64(start)-uint64(stop) <= math.MaxInt64
 	}
 	return true
+}
+
+// pinned decodes [function, selector...] after a pinned tag.
+func (d *decoder) pinned(start int) (Value, error) {
+	n, err := d.arrayHead(tagPinned)
+	if err != nil {
+		return nil, err
+	}
+	if n < 1 {
+		return nil, d.errorf(start, "a pinned function needs [function, selector...]")
+	}
+	if err := d.enter(start); err != nil {
+		return nil, err
+	}
+	defer d.leave()
+	v, err := d.value()
+	if err != nil {
+		return nil, err
+	}
+	fn, ok := v.(*starlark.Function)
+	if !ok {
+		return nil, d.errorf(start, "a pinned function holds a function, not %s", v.Type())
+	}
+	p := &Pinned{Fn: fn}
+	for i := uint64(1); i < n; i++ {
+		s, err := d.string("selector")
+		if err != nil {
+			return nil, err
+		}
+		p.Selector = append(p.Selector, s)
+	}
+	return p, nil
 }

@@ -48,6 +48,15 @@ func (e *encoder) value(v Value) *EncodeError {
 		return e.set(x)
 	case *starlark.Function:
 		return e.function(x)
+	case *Pinned:
+		e.head(majorTag, tagPinned)
+		e.head(majorArray, uint64(1+len(x.Selector)))
+		if err := e.function(x.Fn); err != nil {
+			return err
+		}
+		for _, s := range x.Selector {
+			e.string(s)
+		}
 	case nil:
 		return &EncodeError{Type: "nil", Repr: "nil", Err: errors.New("not a Starlark value")}
 	default:

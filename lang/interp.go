@@ -29,6 +29,10 @@ type Interp struct {
 	// them like builtins; functions shipped elsewhere do not carry them.
 	Provided starlark.StringDict
 
+	// Remote runs the calls of pinned functions ("remote def"). Nil means
+	// they run in place, as on a server.
+	Remote RemoteCaller
+
 	once sync.Once
 	env  starlark.StringDict // the builtins and Provided
 }
@@ -71,6 +75,9 @@ func (in *Interp) Eval(ctx context.Context, c *Cell, scope map[string]Value) (Va
 	v := globals[c.Name]
 	if v == nil {
 		return nil, &Error{Pos: c.Pos, Msg: fmt.Sprintf("cell %s defined no value", c.Name)}
+	}
+	if fn, ok := v.(*starlark.Function); ok && c.Pinned {
+		v = &Pinned{Fn: fn, Selector: c.Selector}
 	}
 	v.Freeze()
 	return v, nil

@@ -291,10 +291,8 @@ func (c *Cell) classify(f *syntax.File) error {
 		}
 		c.Kind, c.Name = ValueCell, id.Name
 	case *syntax.DefStmt:
-		if c.Remote {
-			return &Error{Pos: toPos(s.Def), Msg: "remote def is not supported: write def f(...) and call it from a remote cell"}
-		}
-		c.Kind, c.Name = FuncCell, s.Name.Name
+		// "remote def f": the definition is local, every call is remote.
+		c.Kind, c.Name, c.Pinned, c.Remote = FuncCell, s.Name.Name, c.Remote, false
 	case *syntax.ExprStmt:
 		c.Kind = AnonCell
 	default:

@@ -76,6 +76,7 @@ func runScript(t *testing.T, file, src string) {
 func evalWorkspace(t *testing.T, cells []*Cell) (map[string]Value, map[string]error) {
 	ctx := context.Background()
 	local := NewInterp("local")
+	local.Remote = shipCalls{}
 	values, errs := map[string]Value{}, map[string]error{}
 	defined := map[string]bool{}
 	for _, c := range cells {
@@ -147,3 +148,12 @@ func ship(ctx context.Context, c *Cell, scope map[string]Value, client *Interp) 
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// shipCalls runs calls of pinned functions the way a server would: the
+// function and its arguments go through the codec to a fresh interpreter
+// named "server", and the result comes back the same way.
+type shipCalls struct{}
+
+func (shipCalls) CallRemote(ctx context.Context, sel []string, fn, args, kwargs Value) (Value, error) {
+	return ship(ctx, CallCell(sel), CallScope(fn, args, kwargs), NewInterp("local"))
+}

@@ -205,3 +205,16 @@ func TestTourRuns(t *testing.T) {
 		t.Errorf("the tour fails (%d):\n%s\n%s", code, out, errOut)
 	}
 }
+
+func TestRunPinnedFunction(t *testing.T) {
+	code, out, errOut := sperse(t, `
+remote@embedded-2 def whereami(x):
+    return where() + ":" + str(x)
+a = whereami(1)
+b = [whereami(i) for i in range(2)]
+`, "run", "-")
+	want := "whereami = <remote@embedded-2 function whereami>\na = \"embedded-2:1\"\nb = [\"embedded-2:0\", \"embedded-2:1\"]\n"
+	if code != exitOK || out != want {
+		t.Errorf("sperse run = %d\n%s(stderr %q), want\n%s", code, out, errOut, want)
+	}
+}

@@ -36,3 +36,18 @@ mr = mapreduce(lambda v: v, sum, range(101))   ### 5050
 pw = pmap(lambda v: where(), [1, 2])           ### ["local", "local"]
 fact = lambda n: 1 if n < 2 else n * fact(n - 1)
 rf = remote fact(10)       ### 3628800
+---
+# A pinned function runs every call on a server, from local cells too.
+remote def whereami(x):
+    return where() + ":" + str(x)
+called = whereami(1)                   ### "server:1"
+inlist = [whereami(i) for i in (2, 3)] ### ["server:2", "server:3"]
+remote@gpu def g(x):
+    return x * 2
+gv = g                                 ### <remote@gpu function g>
+twice = g(21)                          ### 42
+shipped = remote g(5)                  ### 10
+kw = g(x=4)                            ### 8
+remote def fails(x):
+    return 1 // x
+boom = fails(0)                        ### error: ^values.sp:\d+:\d+: remote call of fails: values.sp:\d+:14: floored division by zero

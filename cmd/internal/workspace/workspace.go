@@ -82,6 +82,7 @@ func Start(ctx context.Context, opts Options) (*Workspace, error) {
 			}
 		},
 	})
+	w.Interp.Remote = w.Client // calls of "remote def" functions
 	w.Engine = reactive.New(reactive.Config{
 		Local:  reactive.Local{Interp: w.Interp},
 		Remote: w.Client,
