@@ -52,6 +52,39 @@ type Config struct {
 	// result. Default: remote.DefaultMaxMessage; at least MinMaxMessage.
 	MaxMessage int
 
+	// Provide are names the server provides beyond the builtins, for a
+	// program that embeds a server: a Go function (wrapped by lang.GoFunc:
+	// code calls it like a builtin), Go data (converted by lang.FromGo), or
+	// a lang.Value. Each name must be an identifier that is not a builtin
+	// and does not start with '_'. Values are frozen, and shared by every
+	// evaluation: a Go function is called from many goroutines at once.
+	Provide map[string]any
+
+	// Modules are Starlark files whose top-level names the server provides
+	// (see Module). New loads them in order; a module that fails to load is
+	// New's error, with its position ("file:line:col: message").
+	Modules []Module
+
+	// Databases are SQLite databases the server provides: code calls
+	// sql(NAME, query, *args), which runs query on database NAME with args
+	// bound to its ? parameters (never spliced into its text) and returns
+	// the rows as a list of dicts from column name to value (None, int,
+	// float, string or bytes; times as RFC 3339 strings). A statement that
+	// returns no rows returns []. An SQL error is the call's error, naming
+	// the database. A database is read-only unless Writable, and code
+	// cannot ATTACH other files.
+	//
+	// The server provides sql, and each database's Name too, as a string
+	// holding that name: a cell that writes sql(sales, "select ...")
+	// (unquoted) uses the provided name sales, so clients send it to a
+	// server that has database sales with no selector; sql("sales", ...)
+	// goes to any server that has sql.
+	Databases []Database
+
+	// MaxRows bounds the rows one sql call returns; a query that returns
+	// more is an error. Default: DefaultMaxRows.
+	MaxRows int
+
 	// Logger receives the server's structured logs: connections opened and
 	// closed, refusals with their reason, and one record per evaluation.
 	// Default: no logs.
@@ -117,11 +150,16 @@ func (c Config) withDefaults() (Config, error) {
 	if c.MaxMessage < MinMaxMessage {
 		return c, fmt.Errorf("MaxMessage %d is below the minimum of %d bytes", c.MaxMessage, MinMaxMessage)
 	}
+	if c.MaxRows <= 0 {
+		c.MaxRows = DefaultMaxRows
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	c.Tags = append([]string(nil), c.Tags...)
 	c.Tokens = append([]string(nil), c.Tokens...)
+	c.Modules = append([]Module(nil), c.Modules...)
+	c.Databases = append([]Database(nil), c.Databases...)
 	return c, nil
 }
 

@@ -145,10 +145,11 @@ func (s *Server) handshake(c *conn) bool {
 		return false
 	}
 	welcome := remote.Welcome{
-		Version: remote.ProtocolVersion,
-		Name:    s.cfg.Name,
-		Tags:    s.cfg.Tags,
-		Limits:  s.cfg.limits(),
+		Version:  remote.ProtocolVersion,
+		Name:     s.cfg.Name,
+		Tags:     s.cfg.Tags,
+		Provides: s.provides,
+		Limits:   s.cfg.limits(),
 	}
 	ctrl.SetWriteDeadline(time.Now().Add(handshakeTimeout))
 	err = remote.WriteFrame(ctrl, remote.MsgWelcome, welcome)

@@ -13,7 +13,7 @@
 //     carry the protocol version and one of Config.Tokens; otherwise the
 //     server answers Refused and closes the connection, and no evaluation
 //     stream of that connection is ever accepted. A good Hello is answered
-//     with Welcome (name, tags, limits); the control stream then carries Ping
+//     with Welcome (name, tags, provided names, limits); the control stream then carries Ping
 //     and Pong, Status (the server's load, coalesced to at most one every
 //     100ms) and, on Shutdown, GoAway.
 //   - Every evaluation stream carries one Eval and one Result. At most
@@ -25,6 +25,29 @@
 //   - Anything a client sends that cannot be understood is answered with an
 //     error on that stream (CodeBadRequest, CodeTooLarge); the connection and
 //     the server keep serving.
+//
+// # Provided names
+//
+// A server provides names beyond the builtins, which code it runs may use
+// like builtins, and advertises them, sorted, in Welcome.Provides; a client
+// sends a remote cell that uses such a name to a server that provides it.
+// They come from three places, gathered by New (see Config):
+//
+//   - Config.Provide: Go functions and data of a program that embeds the
+//     server (lang.GoFunc and lang.FromGo convert them);
+//   - Config.Databases: SQLite databases (modernc.org/sqlite, no cgo),
+//     queried with sql(NAME, query, *args) with bound parameters, read-only
+//     unless Writable. The server provides sql and each database's NAME, a
+//     string holding itself, so that sql(sales, ...) with the name unquoted
+//     routes a cell to a server that has database sales;
+//   - Config.Modules: Starlark files, loaded at start, whose public
+//     top-level names (functions and values) are provided.
+//
+// A name given twice, a builtin's name, or a module that fails to load is
+// an error of New. Provided values are frozen and shared by every
+// evaluation. A module's function travels as code, like any function value,
+// but does not carry the provided names it uses: where it is decoded must
+// provide them too.
 //
 // # Goroutines
 //

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -66,6 +67,8 @@ type Server struct {
 	tlsConf     *tls.Config
 	quicConf    *quic.Config
 	fingerprint string
+	provided    *provisions
+	provides    []string // the provided names, sorted, for Welcome
 	limiter     *limiter
 	errTimeout  error // the cause of an evaluation's context at its time limit
 
@@ -95,7 +98,9 @@ type listener struct {
 }
 
 // New returns a server with the given configuration, ready to Serve. It
-// fails if the configuration is incomplete (see Config).
+// fails if the configuration is incomplete (see Config), or a module or a
+// database cannot be loaded. Close releases the databases, whether or not
+// the server served.
 func New(cfg Config) (*Server, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
@@ -110,11 +115,18 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	log := cfg.Logger.With("server", cfg.Name)
+	prov, err := newProvisions(&cfg, log)
+	if err != nil {
+		return nil, err
+	}
 	s := &Server{
-		cfg:    cfg,
-		log:    cfg.Logger.With("server", cfg.Name),
-		interp: &lang.Interp{Where: cfg.Name, MaxSteps: cfg.MaxSteps},
-		tokens: newTokenSet(cfg.Tokens),
+		cfg:      cfg,
+		log:      log,
+		interp:   &lang.Interp{Where: cfg.Name, MaxSteps: cfg.MaxSteps, Provided: prov.env},
+		provided: prov,
+		provides: prov.names(),
+		tokens:   newTokenSet(cfg.Tokens),
 		tlsConf: &tls.Config{
 			Certificates: []tls.Certificate{cfg.Certificate},
 			NextProtos:   []string{remote.ALPN},
@@ -141,6 +153,10 @@ func New(cfg Config) (*Server, error) {
 // Fingerprint returns the fingerprint of the server's certificate, which
 // clients pin: "sha256:..." (see remote.Fingerprint).
 func (s *Server) Fingerprint() string { return s.fingerprint }
+
+// Provides returns the names the server provides beyond the builtins,
+// sorted: what it advertises in Welcome.
+func (s *Server) Provides() []string { return slices.Clone(s.provides) }
 
 // Addr returns the address the server listens on, or nil if it is not
 // serving. With several Serves at once, it is one of their addresses.
@@ -320,6 +336,7 @@ func (s *Server) closeAll() {
 		for _, l := range listeners {
 			l.tr.Close()
 		}
+		s.provided.close()
 		s.log.Info("closed")
 		close(s.done)
 	})

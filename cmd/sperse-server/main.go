@@ -6,11 +6,26 @@
 //	sperse-server --name NAME [--listen HOST:PORT] [--tag T]...
 //	    [--token TOKEN | --token-file FILE] [--state-dir DIR]
 //	    [--max-concurrency N] [--max-steps N] [--timeout D] [--grace D]
+//	    [--module NAME=FILE.star]... [--sqlite NAME=PATH]... [--sqlite-rw]
+//	    [--max-rows N]
 //
 // On start it prints its address and certificate fingerprint, and the full
 // address to give clients (HOST:PORT#sha256:...). The certificate is
 // generated on first start and kept in the state directory, so the
 // fingerprint stays the same across restarts.
+//
+// The server provides names beyond the builtins, and advertises them to
+// clients, which send a remote cell that uses such a name to a server that
+// provides it. --module NAME=FILE.star loads a Starlark file at start and
+// provides its public top-level names (functions and values; a name that
+// starts with _ is private); NAME names the module in logs and errors. A
+// file that fails to load stops the start with its position
+// (file:line:col) and exit status 1. --sqlite NAME=PATH opens an existing
+// SQLite database, read-only unless --sqlite-rw, and provides
+// sql(NAME, query, *args), which returns the rows as a list of dicts, with
+// args bound to the query's ? parameters; at most --max-rows rows. NAME
+// is provided too (as the string "NAME"), so a cell that writes
+// sql(NAME, ...) unquoted goes to a server that has that database.
 //
 // Clients need a token. With no --token, --token-file or SPERSE_TOKEN, the
 // server generates one on first start, keeps it in the state directory

@@ -29,10 +29,17 @@ const (
 const usage = `usage: sperse-server --name NAME [--listen HOST:PORT] [--tag T]...
            [--token TOKEN | --token-file FILE] [--state-dir DIR]
            [--max-concurrency N] [--max-steps N] [--timeout D] [--grace D]
+           [--module NAME=FILE.star]... [--sqlite NAME=PATH]... [--sqlite-rw]
+           [--max-rows N]
 
 Serves sperse clients over QUIC. Prints its address for clients
 (HOST:PORT#sha256:FINGERPRINT) and, on first start, the token it generated.
 SIGINT or SIGTERM shuts it down gracefully.
+
+The server provides names beyond the builtins, which clients route cells
+by: the public top-level names of each --module file (functions and
+values; names starting with _ are private), and with --sqlite, the
+function sql(NAME, query, *args) and each database NAME.
 
 flags:
 `
@@ -49,6 +56,10 @@ type options struct {
 	maxSteps       uint64
 	timeout        time.Duration
 	grace          time.Duration
+	modules        []server.Module
+	databases      []server.Database
+	sqliteRW       bool
+	maxRows        int
 }
 
 // stringList is a flag that may be repeated.
@@ -75,8 +86,29 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.Uint64Var(&o.maxSteps, "max-steps", server.DefaultMaxSteps, "Starlark steps one evaluation may take")
 	fs.DurationVar(&o.timeout, "timeout", server.DefaultTimeout, "time one evaluation may take")
 	fs.DurationVar(&o.grace, "grace", 30*time.Second, "on SIGINT or SIGTERM, time in-flight evaluations have to complete")
+	fs.Func("module", "a Starlark `NAME=FILE` whose public top-level names the server provides; repeatable", func(v string) error {
+		name, file, ok := strings.Cut(v, "=")
+		if !ok || name == "" || file == "" {
+			return fmt.Errorf("want NAME=FILE, got %q", v)
+		}
+		o.modules = append(o.modules, server.Module{Name: name, File: file})
+		return nil
+	})
+	fs.Func("sqlite", "an SQLite database `NAME=PATH` that code queries with sql(NAME, query, *args); repeatable", func(v string) error {
+		name, path, ok := strings.Cut(v, "=")
+		if !ok || name == "" || path == "" {
+			return fmt.Errorf("want NAME=PATH, got %q", v)
+		}
+		o.databases = append(o.databases, server.Database{Name: name, Path: path})
+		return nil
+	})
+	fs.BoolVar(&o.sqliteRW, "sqlite-rw", false, "let code write to the --sqlite databases (default: read-only)")
+	fs.IntVar(&o.maxRows, "max-rows", server.DefaultMaxRows, "rows one sql() call may return")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
+	}
+	for i := range o.databases {
+		o.databases[i].Writable = o.sqliteRW
 	}
 	switch {
 	case fs.NArg() > 0:
@@ -93,6 +125,10 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 		return nil, errors.New("--timeout must be positive")
 	case o.grace < 0:
 		return nil, errors.New("--grace must not be negative")
+	case o.maxRows < 1:
+		return nil, errors.New("--max-rows must be at least 1")
+	case o.sqliteRW && len(o.databases) == 0:
+		return nil, errors.New("--sqlite-rw needs a --sqlite database")
 	}
 	return o, nil
 }
@@ -142,6 +178,9 @@ func serve(ctx context.Context, o *options, getenv func(string) string, stdout, 
 		MaxConcurrency: o.maxConcurrency,
 		MaxSteps:       o.maxSteps,
 		Timeout:        o.timeout,
+		Modules:        o.modules,
+		Databases:      o.databases,
+		MaxRows:        o.maxRows,
 		Logger:         slog.New(slog.NewTextHandler(stderr, nil)),
 	})
 	if err != nil {
@@ -159,6 +198,9 @@ func serve(ctx context.Context, o *options, getenv func(string) string, stdout, 
 	fmt.Fprintf(stdout, "sperse-server %s listening on %s fingerprint %s\n", o.name, addr, srv.Fingerprint())
 	fmt.Fprintf(stdout, "address: %s#%s\n", clientAddress(pc.LocalAddr()), srv.Fingerprint())
 	fmt.Fprintf(stdout, "%s\n", tokenNote)
+	if names := srv.Provides(); len(names) > 0 {
+		fmt.Fprintf(stdout, "provides: %s\n", strings.Join(names, ", "))
+	}
 
 	select {
 	case err := <-served:
