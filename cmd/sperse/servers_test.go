@@ -45,11 +45,11 @@ func sperseServer(t *testing.T) string {
 
 // process is a running sperse-server.
 type process struct {
-	cmd     *exec.Cmd
-	addr    string // HOST:PORT
-	pinned  string // HOST:PORT#sha256:...
-	logs    *syncBuffer
-	once    sync.Once
+	cmd    *exec.Cmd
+	addr   string // HOST:PORT
+	pinned string // HOST:PORT#sha256:...
+	logs   *syncBuffer
+	once   sync.Once
 }
 
 type syncBuffer struct {
