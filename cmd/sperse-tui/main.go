@@ -1,0 +1,167 @@
+// Command sperse-tui is the interactive sperse workspace in the terminal:
+// a live grid of cells, a REPL to define them, an inspector, the servers and
+// a log of events.
+//
+// Usage:
+//
+//	sperse-tui [--server ADDR]... [--token TOKEN] [--local N] [--load FILE]
+//	           [--theme NAME] [--state-dir DIR] [--config-dir DIR] [--log FILE]
+//
+// With no --server, remote cells run on --local evaluation servers embedded
+// in this process, reached over loopback QUIC like any other.
+//
+// Type a cell and press Enter: "a = remote 6 * 7", then "b = a + 1".
+// Tab and Shift-Tab move between the panes (input, cells, inspector,
+// servers, log); ? (or F1) shows every key; Ctrl-C cancels the selected
+// cell's evaluation; Ctrl-D, or Ctrl-C twice, quits. Commands: :del NAME,
+// :rerun NAME, :cancel [NAME], :load FILE, :save FILE, :theme NAME,
+// :connect ADDR, :disconnect NAME, :servers, :log, :help, :quit.
+//
+// The history and the journal of the workspace are kept in the state
+// directory: --state-dir, else $SPERSE_STATE_DIR, else $XDG_STATE_HOME/sperse,
+// else ~/.local/state/sperse. After a run that did not end with :quit (a
+// crash, a closed terminal), the next start restores the workspace from the
+// journal. Themes: dark (the default; mono when $NO_COLOR is set), light,
+// high-contrast, mono, or NAME.json in the themes directory of the config
+// directory: --config-dir, else $SPERSE_CONFIG_DIR, else the user's config
+// directory (os.UserConfigDir) + /sperse. The themes package documents the
+// file's fields.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/sperse/sperse/themes"
+	"github.com/sperse/sperse/tui"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGHUP)
+	code := run(ctx, os.Args[1:], os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// config is the command line.
+type config struct {
+	servers   listFlag
+	token     string
+	local     int
+	load      string
+	theme     string
+	stateDir  string
+	configDir string
+	logFile   string
+}
+
+// run runs sperse-tui with args and returns the exit code.
+func run(ctx context.Context, args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("sperse-tui", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cfg config
+	fs.Var(&cfg.servers, "server", "evaluation server `HOST:PORT` or HOST:PORT#sha256:FINGERPRINT (repeatable); none means embedded servers")
+	fs.StringVar(&cfg.token, "token", os.Getenv("SPERSE_TOKEN"), "the servers' token (default $SPERSE_TOKEN)")
+	fs.IntVar(&cfg.local, "local", defaultEmbedded, "embedded servers to start when no --server is given")
+	fs.StringVar(&cfg.load, "load", "", "a workspace `FILE` to load at start")
+	fs.StringVar(&cfg.theme, "theme", "", "the theme: dark, light, high-contrast, mono or a custom one (default dark, mono if $NO_COLOR is set)")
+	fs.StringVar(&cfg.stateDir, "state-dir", "", "where to keep the history and the journal (default $SPERSE_STATE_DIR, $XDG_STATE_HOME/sperse or ~/.local/state/sperse)")
+	fs.StringVar(&cfg.configDir, "config-dir", "", "where custom themes are, in themes/NAME.json (default $SPERSE_CONFIG_DIR or the user's config dir + /sperse)")
+	fs.StringVar(&cfg.logFile, "log", "", "append the client's and servers' logs to `FILE`")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 || cfg.local < 1 {
+		fmt.Fprintln(stderr, "usage: sperse-tui [--server ADDR]... [--token TOKEN] [--local N] [--load FILE] [--theme NAME] [--state-dir DIR] [--config-dir DIR] [--log FILE]")
+		return 2
+	}
+
+	configDir := firstOf(cfg.configDir, os.Getenv("SPERSE_CONFIG_DIR"), userConfigDir())
+	theme := themes.Default(os.Getenv("NO_COLOR") != "")
+	if cfg.theme != "" {
+		t, err := themes.Find(cfg.theme, themes.Dir(configDir))
+		if err != nil {
+			fmt.Fprintf(stderr, "sperse-tui: %v\n", err)
+			return 2
+		}
+		theme = t
+	}
+	stateDir := firstOf(cfg.stateDir, os.Getenv("SPERSE_STATE_DIR"), userStateDir())
+
+	ws, err := startWorkspace(ctx, cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "sperse-tui: %v\n", err)
+		return 1
+	}
+	defer ws.Close()
+
+	m := tui.New(tui.Options{
+		Engine:    ws.Engine,
+		Servers:   ws.Servers,
+		Evaluator: ws.Evaluator,
+		Theme:     theme,
+		ThemeDir:  themes.Dir(configDir),
+		StateDir:  stateDir,
+		Load:      cfg.load,
+	})
+	p := tea.NewProgram(m, tea.WithContext(ctx))
+	_, err = p.Run()
+	if cerr := m.Close(); cerr != nil {
+		fmt.Fprintf(stderr, "sperse-tui: %v\n", cerr)
+	}
+	if err != nil && !errors.Is(err, tea.ErrProgramKilled) && !errors.Is(err, context.Canceled) {
+		fmt.Fprintf(stderr, "sperse-tui: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// firstOf returns the first of ss that is not "".
+func firstOf(ss ...string) string {
+	for _, s := range ss {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+func userConfigDir() string {
+	dir, err := os.UserConfigDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(dir, "sperse")
+}
+
+// userStateDir is $XDG_STATE_HOME/sperse, or ~/.local/state/sperse.
+func userStateDir() string {
+	if d := os.Getenv("XDG_STATE_HOME"); d != "" && filepath.IsAbs(d) {
+		return filepath.Join(d, "sperse")
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(home, ".local", "state", "sperse")
+}
+
+// listFlag is a flag that may be given more than once.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+
+func (l *listFlag) Set(s string) error {
+	*l = append(*l, s)
+	return nil
+}
