@@ -1,6 +1,9 @@
+//go:build unix
+
 package remote_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
@@ -31,6 +34,10 @@ import (
 //   - quic, the floor: a bare quic-go request and response with the bytes
 //     sperse puts on the wire, a stream per request, and no work on either
 //     side but checking the bytes;
+//   - quicstream, a second floor: the same, but each request and response
+//     on a stream kept open and reused, one request at a time per stream
+//     (DESIGN.md leaves "a stream per evaluation, or reused streams" to
+//     measurement);
 //   - grpc: a gRPC unary call carrying the same CBOR item as []byte (the
 //     transport of the original Sperse prototype), without protoc;
 //   - sperse: a real server.Server and a remote.Client, through Client.Eval
@@ -44,9 +51,10 @@ const (
 	benchCell  = "x = remote n + 1"
 	benchWant  = 42
 	// benchTook is the evaluation time written into the precomputed Result
-	// of the floor and of gRPC: a typical tiny cell's, so the response is
-	// as long as sperse's (a 4-byte CBOR integer).
-	benchTook = 70 * time.Microsecond
+	// of the floors and of gRPC: a typical one of the tiny cell on a server
+	// (some µs, a 3-byte CBOR integer), so the response is as long as
+	// sperse's.
+	benchTook = 10 * time.Microsecond
 	// benchMaxMessage bounds what the harness's own servers read.
 	benchMaxMessage = 1 << 20
 )
@@ -121,15 +129,13 @@ type benchContender struct {
 	call func(ctx context.Context) error
 }
 
-// benchContenders is the name of each contender, in the order they run.
-var benchContenders = []string{"quic", "grpc", "sperse"}
-
 // newBenchContenders starts the three contenders on loopback, each server
 // with its client connected. They are closed when tb ends.
 func newBenchContenders(tb testing.TB, p *benchPayload) []*benchContender {
 	tb.Helper()
 	return []*benchContender{
-		{name: "quic", call: newQUICFloor(tb, p)},
+		{name: "quic", call: newQUICFloor(tb, p, false)},
+		{name: "quicstream", call: newQUICFloor(tb, p, true)},
 		{name: "grpc", call: newGRPCUnary(tb, p)},
 		{name: "sperse", call: newSperse(tb, p)},
 	}
@@ -160,16 +166,25 @@ func benchCertificate(tb testing.TB) (tls.Certificate, string, *tls.Config) {
 }
 
 // quicFloor is the floor: a minimal request/response server on raw quic-go
-// with sperse's TLS and QUIC settings, a stream per request.
+// with sperse's TLS and QUIC settings, a stream per request or, if reuse,
+// streams kept open for further requests.
 type quicFloor struct {
 	p    *benchPayload
 	conn *quic.Conn // the client's
 	wg   sync.WaitGroup
+
+	idle chan *benchStream // with reuse: the client's streams not in use
+}
+
+// benchStream is a reused stream of the client, and its reader.
+type benchStream struct {
+	str *quic.Stream
+	br  *bufio.Reader
 }
 
 // newQUICFloor starts the floor's server on 127.0.0.1:0 and connects a
 // client to it; it returns the client's call.
-func newQUICFloor(tb testing.TB, p *benchPayload) func(context.Context) error {
+func newQUICFloor(tb testing.TB, p *benchPayload, reuse bool) func(context.Context) error {
 	tb.Helper()
 	cert, _, clientTLS := benchCertificate(tb)
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
@@ -192,7 +207,12 @@ func newQUICFloor(tb testing.TB, p *benchPayload) func(context.Context) error {
 		tb.Fatal(err)
 	}
 	f := &quicFloor{p: p}
-	f.wg.Go(func() { f.serve(ln) })
+	serveStream := f.serveStream
+	if reuse {
+		f.idle = make(chan *benchStream, 2*benchInFlight)
+		serveStream = f.serveReused
+	}
+	f.wg.Go(func() { f.serve(ln, serveStream) })
 	ctx, cancel := context.WithTimeout(tb.Context(), 10*time.Second)
 	defer cancel()
 	conn, err := quic.DialAddr(ctx, pc.LocalAddr().String(), clientTLS, &quic.Config{
@@ -206,19 +226,23 @@ func newQUICFloor(tb testing.TB, p *benchPayload) func(context.Context) error {
 			conn.CloseWithError(0, "done")
 		}
 		ln.Close()
+		tr.Close() // closes the server's connections too
 		f.wg.Wait()
-		tr.Close()
 		pc.Close()
 	})
 	if err != nil {
 		tb.Fatal(err)
 	}
 	f.conn = conn
+	if reuse {
+		return f.callReused
+	}
 	return f.call
 }
 
-// serve accepts connections until ln closes.
-func (f *quicFloor) serve(ln *quic.Listener) {
+// serve accepts connections until ln closes, and serves each stream with
+// serveStream.
+func (f *quicFloor) serve(ln *quic.Listener, serveStream func(*quic.Stream)) {
 	for {
 		qc, err := ln.Accept(context.Background())
 		if err != nil {
@@ -230,7 +254,7 @@ func (f *quicFloor) serve(ln *quic.Listener) {
 				if err != nil {
 					return
 				}
-				f.wg.Go(func() { f.serveStream(str) })
+				f.wg.Go(func() { serveStream(str) })
 			}
 		})
 	}
@@ -277,6 +301,65 @@ func (f *quicFloor) call(ctx context.Context) error {
 	if n, err := str.Read(end[:]); n != 0 || err != io.EOF {
 		str.CancelRead(remote.StreamBadRequest)
 		return fmt.Errorf("quic: %d bytes and %v after the response, want the end of the stream", n, err)
+	}
+	return nil
+}
+
+// serveReused answers each request on str with the precomputed response,
+// until the client closes str.
+func (f *quicFloor) serveReused(str *quic.Stream) {
+	br := bufio.NewReader(str)
+	for {
+		req, err := readBenchFrame(br)
+		if err == io.EOF {
+			str.Close()
+			return
+		}
+		if err != nil || !bytes.Equal(req, f.p.reqItem) {
+			str.CancelRead(remote.StreamBadRequest)
+			str.CancelWrite(remote.StreamBadRequest)
+			return
+		}
+		if _, err := str.Write(f.p.respFrame); err != nil {
+			str.CancelRead(remote.StreamBadRequest)
+			return
+		}
+	}
+}
+
+// callReused sends the request on an idle stream, or a new one, and reads
+// the response; the stream is then idle again. A stream that fails is
+// dropped.
+func (f *quicFloor) callReused(ctx context.Context) error {
+	var s *benchStream
+	select {
+	case s = <-f.idle:
+	default:
+		str, err := f.conn.OpenStreamSync(ctx)
+		if err != nil {
+			return err
+		}
+		s = &benchStream{str: str, br: bufio.NewReader(str)}
+	}
+	fail := func(err error) error {
+		s.str.CancelRead(remote.StreamBadRequest)
+		s.str.CancelWrite(remote.StreamBadRequest)
+		return fmt.Errorf("quicstream: %w", err)
+	}
+	if _, err := s.str.Write(f.p.reqFrame); err != nil {
+		return fail(err)
+	}
+	resp, err := readBenchFrame(s.br)
+	if err != nil {
+		return fail(err)
+	}
+	if !bytes.Equal(resp, f.p.wantItem) {
+		return fail(fmt.Errorf("got response %x, want %x", resp, f.p.wantItem))
+	}
+	select {
+	case f.idle <- s:
+	default:
+		s.str.Close()
 	}
 	return nil
 }
