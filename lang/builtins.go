@@ -2,6 +2,7 @@ package lang
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"strconv"
@@ -116,11 +117,38 @@ type Chunk struct {
 	Items  Value
 }
 
+// EncodeChunk encodes ch as it travels to a server in an EvalChunk: the
+// tuple (map, reduce, items).
+func EncodeChunk(ch Chunk) ([]byte, error) {
+	return Encode(starlark.Tuple{ch.Map, ch.Reduce, ch.Items})
+}
+
+// SplitJob is the work of one call of pmap or mapreduce, as a Splitter gets
+// it: the Chunk of all the items, and what the call asks of the places that
+// run it.
+type SplitJob struct {
+	Chunk
+
+	// On is the selector given with on=: names or tags all of which a server
+	// must match, as in remote@sel; nil means any server. A Splitter that
+	// has no servers to choose from (InProcess) ignores it.
+	On []string
+
+	// Progress is called with 0 and the number of chunks once the work is
+	// split, and then each time a chunk completes. It is never nil, is safe
+	// to call from any goroutine, and ignores a call that would make done
+	// go back.
+	Progress func(done, total int)
+}
+
 // Splitter runs split work. Split divides job.Items into chunks, runs every
 // chunk (with RunChunk, wherever it chooses) and returns the chunks' results
-// in order. Implementations are safe for concurrent use.
+// in order. Implementations are safe for concurrent use. An error in the
+// code of the functions is returned as the *Error RunChunk gives; other
+// errors say what went wrong where (and are classified by their methods, as
+// an executor's are).
 type Splitter interface {
-	Split(ctx context.Context, job Chunk) ([]Value, error)
+	Split(ctx context.Context, job SplitJob) ([]Value, error)
 }
 
 // RunChunk runs one chunk of split work in in.
@@ -216,31 +244,58 @@ func SplitItems(items Value, n int) ([]Value, error) {
 // one chunk per CPU and runs each chunk in a fresh interpreter on its own
 // goroutine, after sending the chunk through the codec and before sending the
 // result back the same way, exactly as a server would. So whatever cannot
-// travel fails here too.
+// travel fails here too. It has no servers to choose from: it ignores
+// SplitJob.On.
 type InProcess struct {
 	Where    string // what where() returns in the chunks
 	MaxSteps uint64
 }
 
-// Split implements Splitter.
-func (p InProcess) Split(ctx context.Context, job Chunk) ([]Value, error) {
+// Split implements Splitter. The first chunk to fail cancels the others, and
+// its error is returned.
+func (p InProcess) Split(ctx context.Context, job SplitJob) ([]Value, error) {
 	chunks, err := SplitItems(job.Items, runtime.GOMAXPROCS(0))
 	if err != nil {
 		return nil, err
 	}
+	if len(chunks) == 0 {
+		return nil, nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	report := job.Progress
+	if report == nil {
+		report = func(int, int) {}
+	}
+	report(0, len(chunks))
 	results := make([]Value, len(chunks))
-	errs := make([]error, len(chunks))
-	var wg sync.WaitGroup
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		done     int
+		firstErr error
+	)
 	for i, items := range chunks {
 		wg.Go(func() {
-			results[i], errs[i] = p.run(ctx, Chunk{Map: job.Map, Reduce: job.Reduce, Items: items})
+			v, err := p.run(ctx, Chunk{Map: job.Map, Reduce: job.Reduce, Items: items})
+			mu.Lock()
+			if err != nil {
+				if firstErr == nil {
+					firstErr = err
+					cancel()
+				}
+				mu.Unlock()
+				return
+			}
+			results[i] = v
+			done++
+			report(done, len(chunks))
+			mu.Unlock()
 		})
 	}
 	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return nil, err
-		}
+	if firstErr != nil {
+		return nil, firstErr
 	}
 	return results, nil
 }
@@ -248,7 +303,7 @@ func (p InProcess) Split(ctx context.Context, job Chunk) ([]Value, error) {
 // run sends ch through the codec to a fresh interpreter, runs it there, and
 // brings the result back through the codec.
 func (p InProcess) run(ctx context.Context, ch Chunk) (Value, error) {
-	data, err := Encode(starlark.Tuple{ch.Map, ch.Reduce, ch.Items})
+	data, err := EncodeChunk(ch)
 	if err != nil {
 		return nil, err
 	}
@@ -276,18 +331,18 @@ func (in *Interp) splitter() Splitter {
 	return InProcess{Where: in.Where, MaxSteps: in.MaxSteps}
 }
 
-// builtinPmap is pmap(f, xs): [f(x) for x in xs], computed in chunks in
-// parallel by the interpreter's Splitter.
+// builtinPmap is pmap(f, xs, on=None): [f(x) for x in xs], computed in
+// chunks in parallel by the interpreter's Splitter; on selects the servers
+// (see SplitJob.On).
 func builtinPmap(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	var f, xs starlark.Value
-	if err := starlark.UnpackPositionalArgs(b.Name(), args, kwargs, 2, &f, &xs); err != nil {
+	var f, xs, on starlark.Value
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "f", &f, "xs", &xs, "on?", &on); err != nil {
 		return nil, err
 	}
 	if err := checkCallable(b.Name(), f); err != nil {
 		return nil, err
 	}
-	s := state(thread)
-	parts, err := s.in.splitter().Split(s.ctx, Chunk{Map: f, Reduce: starlark.None, Items: xs})
+	parts, err := split(thread, b.Name(), Chunk{Map: f, Reduce: starlark.None, Items: xs}, on)
 	if err != nil {
 		return nil, err
 	}
@@ -304,12 +359,13 @@ func builtinPmap(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 	return starlark.NewList(out), nil
 }
 
-// builtinMapreduce is mapreduce(mapper, reducer, xs): reducer applied to the
-// partial results, each of which is reducer applied to the list of mapper(x)
-// for the xs of one chunk.
+// builtinMapreduce is mapreduce(mapper, reducer, xs, on=None): reducer
+// applied to the partial results, each of which is reducer applied to the
+// list of mapper(x) for the xs of one chunk; on selects the servers (see
+// SplitJob.On).
 func builtinMapreduce(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	var mapper, reducer, xs starlark.Value
-	if err := starlark.UnpackPositionalArgs(b.Name(), args, kwargs, 3, &mapper, &reducer, &xs); err != nil {
+	var mapper, reducer, xs, on starlark.Value
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "mapper", &mapper, "reducer", &reducer, "xs", &xs, "on?", &on); err != nil {
 		return nil, err
 	}
 	for _, f := range []starlark.Value{mapper, reducer} {
@@ -317,12 +373,59 @@ func builtinMapreduce(thread *starlark.Thread, b *starlark.Builtin, args starlar
 			return nil, err
 		}
 	}
-	s := state(thread)
-	parts, err := s.in.splitter().Split(s.ctx, Chunk{Map: mapper, Reduce: reducer, Items: xs})
+	parts, err := split(thread, b.Name(), Chunk{Map: mapper, Reduce: reducer, Items: xs}, on)
 	if err != nil {
 		return nil, err
 	}
 	return starlark.Call(thread, reducer, starlark.Tuple{starlark.NewList(parts)}, nil)
+}
+
+// split runs the split work of the builtin fname with the interpreter's
+// Splitter, reporting its progress to the evaluation's reporter (see
+// WithProgress). The Splitter's ctx carries no reporter: evaluations nested
+// in the chunks report nothing of their own. An error that is not the
+// code's own is prefixed with fname.
+func split(thread *starlark.Thread, fname string, ch Chunk, on starlark.Value) ([]Value, error) {
+	sel, err := selectorArg(fname, on)
+	if err != nil {
+		return nil, err
+	}
+	s := state(thread)
+	job := SplitJob{Chunk: ch, On: sel, Progress: func(int, int) {}}
+	r := progressFrom(s.ctx)
+	if r != nil {
+		job.Progress = r.begin()
+		defer r.end()
+	}
+	parts, err := s.in.splitter().Split(WithProgress(s.ctx, nil), job)
+	if err != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%s: %w", fname, err)
+	}
+	return parts, nil
+}
+
+// selectorArg returns the selector in the on= argument of fname: a string
+// of names or tags joined by commas, as in remote@sel; None or no argument
+// is nil.
+func selectorArg(fname string, on starlark.Value) ([]string, error) {
+	if on == nil || on == starlark.None {
+		return nil, nil
+	}
+	text, ok := starlark.AsString(on)
+	if !ok {
+		return nil, fmt.Errorf("%s: on= is %s, want a string such as \"gpu\" or \"eu,db\"", fname, on.Type())
+	}
+	sel := strings.Split(text, ",")
+	for _, item := range sel {
+		if !validSelector.MatchString(item) {
+			return nil, fmt.Errorf("%s: bad selector on=%q: want names or tags (letters, digits, _ . -) joined by commas", fname, text)
+		}
+	}
+	return sel, nil
 }
 
 func checkCallable(fname string, f starlark.Value) error {

@@ -25,4 +25,17 @@
 // To find a function's source, every module compiled by an Interp carries, in
 // its predeclared environment, a hidden table of the functions defined in its
 // source (see unit); nothing is kept in a global registry.
+//
+// # Split work
+//
+// pmap(f, xs, on=None) and mapreduce(mapper, reducer, xs, on=None) hand their
+// work to the Interp's Splitter as a SplitJob: it cuts xs into chunks (a
+// range into ranges, never expanded: SplitItems), runs each chunk
+// (RunChunk, wherever it chooses) and returns the results in order. on is a
+// selector with the grammar of remote@sel ("gpu", "eu,db"). The remote
+// client is the Splitter of a workspace: it spreads the chunks over its
+// servers. Without one, InProcess runs them in fresh interpreters of this
+// process, each chunk through the codec as if it travelled. An evaluation
+// whose context carries a reporter (WithProgress) reports its chunks done
+// of total as they complete.
 package lang

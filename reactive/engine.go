@@ -75,7 +75,18 @@ type CellView struct {
 	Started  time.Time     // when the last evaluation started; zero while Queued
 	Finished time.Time     // when it ended; zero until then
 	Runs     int           // evaluations started for this version
-	Deps     []string      // the cells it uses, sorted
+	// Attempts is how many times the executor started the last
+	// evaluation: 1, or more when a remote cell's server was lost and it
+	// ran again on another (lang.Result.Attempts); 0 until it ends, or if
+	// it never started (no server could run it).
+	Attempts int
+	// Progress is how far the split work (pmap, mapreduce) of the last
+	// evaluation is: chunks done of total. While the cell runs it is
+	// published with StateChanged events, at most about 20 a second; it is
+	// kept when the evaluation ends, and is zero if the evaluation split
+	// nothing.
+	Progress Progress
+	Deps     []string // the cells it uses, sorted
 	// Dependents are the cells that use it, sorted. A cell that starts or
 	// stops using it makes no event for it (it is not downstream), so in a
 	// view from an event they may be out of date; Cell has them current.

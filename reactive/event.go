@@ -12,7 +12,7 @@ type EventKind int
 
 const (
 	Defined      EventKind = iota // the cell was defined or redefined: a new version
-	StateChanged                  // the cell's state changed, or its inputs did
+	StateChanged                  // the cell's state changed, or its inputs did, or its progress (CellView.Progress)
 	ValueChanged                  // the cell has a new value (state Ready)
 	Deleted                       // the cell was deleted; the view is its last state
 )

@@ -10,8 +10,10 @@ import (
 // Executor evaluates one cell somewhere: in the local interpreter, or on a
 // server. Eval blocks until the evaluation ends or ctx is done; when ctx is
 // cancelled it must return promptly (with an error wrapping context.Canceled),
-// stopping the evaluation wherever it runs. Implementations are safe for
-// concurrent use.
+// stopping the evaluation wherever it runs. ctx carries the evaluation's
+// progress reporter (lang.WithProgress): an executor that evaluates in this
+// process passes ctx to the interpreter, whose pmap and mapreduce report to
+// it (CellView.Progress). Implementations are safe for concurrent use.
 //
 // Request and Result are lang's types, so that an executor (such as the
 // remote client) satisfies Executor without importing this package.
@@ -34,7 +36,7 @@ type Local struct {
 func (l Local) Eval(ctx context.Context, req Request) Result {
 	start := time.Now()
 	v, err := l.Interp.Eval(ctx, req.Cell, req.Scope)
-	return Result{Value: v, Err: err, Where: l.Interp.Where, Took: time.Since(start)}
+	return Result{Value: v, Err: err, Where: l.Interp.Where, Took: time.Since(start), Attempts: 1}
 }
 
 // Errors returned by an Executor are classified by the methods they have,

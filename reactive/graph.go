@@ -40,6 +40,11 @@ type node struct {
 	started  time.Time
 	finished time.Time
 	runs     int
+	attempts int      // of the last evaluation, as its executor counted them
+	progress Progress // of the last evaluation's split work
+
+	progSent  time.Time   // when the progress was last published
+	progTimer *time.Timer // publishes the progress when it is due; nil if none is pending
 
 	run     uint64             // the evaluation in flight (queued for a worker or running); 0 if none
 	cancel  context.CancelFunc // cancels the running evaluation
@@ -85,6 +90,8 @@ func (n *node) view() CellView {
 		Started:    n.started,
 		Finished:   n.finished,
 		Runs:       n.runs,
+		Attempts:   n.attempts,
+		Progress:   n.progress,
 		Deps:       n.depNames,
 		Dependents: n.dependentNames(),
 	}
@@ -215,6 +222,7 @@ func (e *Engine) defineLocked(cells []*lang.Cell) *node {
 	}
 	n.version++
 	n.cell, n.dups, n.static, n.runs = c, nil, nil, 0
+	n.attempts, n.progress = 0, Progress{}
 	switch {
 	case len(cells) > 1:
 		n.dups = cells[1:]
@@ -265,6 +273,7 @@ func (e *Engine) resolvePendingLocked() {
 // result will be dropped.
 func (e *Engine) stopLocked(n *node) {
 	n.run = 0
+	e.stopProgressLocked(n)
 	if n.cancel != nil {
 		n.cancel()
 		n.cancel = nil

@@ -149,13 +149,17 @@ func (e *Engine) worker() {
 }
 
 // startLocked makes n Running and returns the context and request of its
-// evaluation.
+// evaluation. The context carries the evaluation's progress reporter (see
+// lang.WithProgress).
 func (e *Engine) startLocked(n *node, where string) (context.Context, Request) {
 	n.runs++
 	n.state, n.where = Running, where
 	n.started, n.finished = e.nowLocked(), time.Time{}
+	n.attempts, n.progress, n.progSent = 0, Progress{}, time.Time{}
 	ctx, cancel := context.WithCancel(context.Background())
 	n.cancel = cancel
+	run := n.run
+	ctx = lang.WithProgress(ctx, func(done, total int) { e.progressed(n, run, done, total) })
 	scope := make(map[string]lang.Value, len(n.deps))
 	for _, d := range n.deps {
 		scope[d.name] = d.value
@@ -174,8 +178,10 @@ func (e *Engine) finishLocked(j job, res Result) {
 	n.run = 0
 	n.cancel()
 	n.cancel = nil
+	e.stopProgressLocked(n)
 	n.finished = e.nowLocked()
 	n.took = res.Took
+	n.attempts = res.Attempts
 	if n.took == 0 {
 		n.took = n.finished.Sub(n.started)
 	}

@@ -16,6 +16,11 @@ import (
 	"github.com/sperse/sperse/lang"
 )
 
+// maxAttempts bounds the servers one evaluation is started on: a remote
+// cell, or one chunk of split work, whose server is lost is run again on
+// another, at most this many times in all.
+const maxAttempts = 3
+
 // Eval evaluates a remote cell on a server and returns its result, decoded
 // into the client's interpreter. It satisfies reactive.Executor.
 //
@@ -27,6 +32,13 @@ import (
 // cell is sent to a matching server anyway, which reports the name as
 // undefined, unless a disconnected server would provide it.
 //
+// Failover: if the server is lost during the evaluation (disconnected, shut
+// down, overloaded: an error whose ServerLost is true), the cell is run
+// again on another eligible server, one not tried yet for this call; cells
+// are hermetic, so that is safe. At most maxAttempts (3) servers are tried;
+// Result.Attempts says how many were. Eval returns once, with the result of
+// the last attempt: a lost server's evaluation never shows.
+//
 // Each evaluation is a stream of its own, so a slow one never holds up
 // another. Errors:
 //
@@ -36,7 +48,9 @@ import (
 //   - no server can run the cell: a *ServerError whose Unavailable is true,
 //     naming the selector and the servers known;
 //   - the server was lost during the evaluation, is shutting down or is
-//     overloaded: a *ServerError whose ServerLost is true;
+//     overloaded, and no other eligible server is left to try (or the
+//     attempts are used up): the last such *ServerError, whose ServerLost
+//     is true;
 //   - ctx done: the evaluation is cancelled on the server at once, and the
 //     error wraps ctx's error (context.Canceled).
 func (c *Client) Eval(ctx context.Context, req lang.Request) lang.Result {
@@ -52,29 +66,64 @@ func (c *Client) Eval(ctx context.Context, req lang.Request) lang.Result {
 	if err != nil {
 		return lang.Result{Err: fmt.Errorf("cell %s: %w", cell.Name, err)}
 	}
-	if err := ctx.Err(); err != nil {
-		return lang.Result{Err: fmt.Errorf("cell %s: %w", cell.Name, err)}
+	need := c.needs(req)
+	what := "cell " + cell.Name
+	var (
+		tried []*server
+		last  lang.Result // the last attempt's, lost
+	)
+	for attempt := 1; attempt <= maxAttempts; attempt++ {
+		if err := ctx.Err(); err != nil {
+			return lang.Result{Err: fmt.Errorf("cell %s: %w", cell.Name, err), Where: last.Where, Attempts: attempt - 1}
+		}
+		s, sess, err := c.pick(route{what: "remote " + what, sel: cell.Selector, selText: selectorText(cell.Selector), need: need}, tried)
+		if err != nil {
+			if attempt > 1 {
+				return last // no other server: the cell is stale until one is back
+			}
+			return lang.Result{Err: err}
+		}
+		res := c.evalCounted(ctx, s, sess, what, frame)
+		res.Attempts = attempt
+		if !isLost(res.Err) || ctx.Err() != nil {
+			return res
+		}
+		c.log.Info("server lost during an evaluation; trying another", "cell", cell.Name, "server", res.Where, "attempt", attempt, "err", res.Err)
+		tried = append(tried, s)
+		last = res
 	}
-	s, sess, name, err := c.pick(cell, c.needs(req))
-	if err != nil {
-		return lang.Result{Err: err}
-	}
+	return last
+}
+
+// evalCounted evaluates frame, the Eval of what, on s through sess, counting
+// it in s's load while it runs.
+func (c *Client) evalCounted(ctx context.Context, s *server, sess *session, what string, frame []byte) lang.Result {
+	c.mu.Lock()
+	name := s.name
+	c.mu.Unlock()
 	defer func() {
 		c.mu.Lock()
 		s.ours--
 		c.mu.Unlock()
 	}()
 	if len(frame) > sess.maxMessage {
-		return lang.Result{Where: name, Err: fmt.Errorf("cell %s: its code and scope take %d bytes, over server %s's message limit of %d",
-			cell.Name, len(frame), name, sess.maxMessage)}
+		return lang.Result{Where: name, Err: fmt.Errorf("%s takes %d bytes to send (code and data), over server %s's message limit of %d",
+			what, len(frame), name, sess.maxMessage)}
 	}
 	start := time.Now()
-	res := c.evalOn(ctx, name, sess, cell, frame)
+	res := c.evalOn(ctx, name, sess, what, frame)
 	res.Where = name
 	if res.Took == 0 {
 		res.Took = time.Since(start)
 	}
 	return res
+}
+
+// isLost reports whether err says the server was lost: running again
+// elsewhere is safe and expected.
+func isLost(err error) bool {
+	var serr *ServerError
+	return errors.As(err, &serr) && serr.ServerLost()
 }
 
 // needs returns the names req's cell uses that are neither in its scope nor
@@ -93,50 +142,27 @@ func (c *Client) needs(req lang.Request) []string {
 	return need
 }
 
-// pick chooses the server for cell, and counts the evaluation in its load.
-// It returns the server, its connection and its name.
-func (c *Client) pick(cell *lang.Cell, need []string) (*server, *session, string, error) {
+// route is what a server must be to run some work, and how errors name it.
+type route struct {
+	what    string   // the work, for errors: "remote cell x", "split work"
+	sel     []string // the selector: names or tags all of which the server must match
+	selText string   // the selector as written: "remote@a,b", `on="a,b"`
+	need    []string // the names the server must provide
+}
+
+// pick chooses the server for r among those not in exclude, and counts the
+// evaluation in its load (the caller decrements s.ours when it ends). It
+// returns the server and its connection.
+func (c *Client) pick(r route, exclude []*server) (*server, *session, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closed {
-		return nil, nil, "", &ServerError{Code: CodeUnavailable, Message: "cannot run remote cell " + cell.Name + ": the client is closed", Err: ErrClientClosed}
+	candidates, err := c.eligibleLocked(r)
+	if err != nil {
+		return nil, nil, err
 	}
-	var (
-		matching  []*server // connected, not going away, matching the selector
-		providing []*server // of those, the ones that provide need
-		somewhere bool      // a server matching the selector provides need, connected or not
-	)
-	for _, s := range c.servers {
-		if !s.matches(cell.Selector) {
-			continue
-		}
-		provides := s.provides(need)
-		somewhere = somewhere || provides && s.fp != "" // Provides is known after a handshake
-		if s.sess == nil || s.goingAway {
-			continue
-		}
-		matching = append(matching, s)
-		if provides {
-			providing = append(providing, s)
-		}
-	}
-	candidates := providing
-	if len(candidates) == 0 && len(need) > 0 && somewhere {
-		return nil, nil, "", c.unavailableLocked(cell, fmt.Sprintf("no connected server provides %s", strings.Join(need, ", ")))
-	}
+	candidates = slices.DeleteFunc(candidates, func(s *server) bool { return slices.Contains(exclude, s) })
 	if len(candidates) == 0 {
-		candidates = matching
-	}
-	if len(candidates) == 0 {
-		if len(c.servers) == 0 {
-			return nil, nil, "", &ServerError{Code: CodeUnavailable,
-				Message: fmt.Sprintf("no server to run %s: the client has no servers", selectorText(cell.Selector))}
-		}
-		what := "no server is connected"
-		if len(cell.Selector) > 0 {
-			what = "no connected server matches " + selectorText(cell.Selector)
-		}
-		return nil, nil, "", c.unavailableLocked(cell, what)
+		return nil, nil, &ServerError{Code: CodeUnavailable, Message: fmt.Sprintf("no other server can run %s", r.what)}
 	}
 	best := slices.MinFunc(candidates, func(a, b *server) int {
 		if la, lb := a.load(), b.load(); la != lb {
@@ -148,12 +174,60 @@ func (c *Client) pick(cell *lang.Cell, need []string) (*server, *session, string
 		return cmp.Compare(a.rtt, b.rtt)
 	})
 	best.ours++
-	return best, best.sess, best.name, nil
+	return best, best.sess, nil
+}
+
+// eligibleLocked returns the servers that can run r now: connected, not
+// going away, matching its selector, and providing the names it needs (or,
+// if none does and no disconnected server would, all those matching). If
+// there are none, the error says why (its Unavailable is true).
+func (c *Client) eligibleLocked(r route) ([]*server, error) {
+	if c.closed {
+		return nil, &ServerError{Code: CodeUnavailable, Message: "cannot run " + r.what + ": the client is closed", Err: ErrClientClosed}
+	}
+	var (
+		matching  []*server // connected, not going away, matching the selector
+		providing []*server // of those, the ones that provide need
+		somewhere bool      // a server matching the selector provides need, connected or not
+	)
+	for _, s := range c.servers {
+		if !s.matches(r.sel) {
+			continue
+		}
+		provides := s.provides(r.need)
+		somewhere = somewhere || provides && s.fp != "" // Provides is known after a handshake
+		if s.sess == nil || s.goingAway {
+			continue
+		}
+		matching = append(matching, s)
+		if provides {
+			providing = append(providing, s)
+		}
+	}
+	candidates := providing
+	if len(candidates) == 0 && len(r.need) > 0 && somewhere {
+		return nil, c.unavailableLocked(fmt.Sprintf("no connected server provides %s", strings.Join(r.need, ", ")))
+	}
+	if len(candidates) == 0 {
+		candidates = matching
+	}
+	if len(candidates) == 0 {
+		if len(c.servers) == 0 {
+			return nil, &ServerError{Code: CodeUnavailable,
+				Message: fmt.Sprintf("no server to run %s: the client has no servers", r.selText)}
+		}
+		what := "no server is connected"
+		if len(r.sel) > 0 {
+			what = "no connected server matches " + r.selText
+		}
+		return nil, c.unavailableLocked(what)
+	}
+	return candidates, nil
 }
 
 // unavailableLocked is the error of a cell no server can run: what, then the
 // servers known.
-func (c *Client) unavailableLocked(cell *lang.Cell, what string) error {
+func (c *Client) unavailableLocked(what string) error {
 	list := make([]string, len(c.servers))
 	for i, s := range c.servers {
 		list[i] = s.describe()
@@ -197,13 +271,13 @@ func (s *server) load() float64 {
 	return float64(n) / float64(max(1, s.welcome.Limits.MaxConcurrency))
 }
 
-// evalOn sends frame, an Eval of cell, to the server called name on a
-// stream of its own of sess, and waits for the Result.
-func (c *Client) evalOn(ctx context.Context, name string, sess *session, cell *lang.Cell, frame []byte) lang.Result {
+// evalOn sends frame, an Eval of what ("cell x", "chunk 3 of 16"), to the
+// server called name on a stream of its own of sess, and waits for the Result.
+func (c *Client) evalOn(ctx context.Context, name string, sess *session, what string, frame []byte) lang.Result {
 	failed := func(err error) lang.Result {
 		switch {
 		case ctx.Err() != nil:
-			return lang.Result{Err: fmt.Errorf("cell %s on server %s: %w", cell.Name, name, ctx.Err())}
+			return lang.Result{Err: fmt.Errorf("%s on server %s: %w", what, name, ctx.Err())}
 		case isConnLoss(err):
 			return lang.Result{Err: &ServerError{Code: CodeDisconnected, Server: name,
 				Message: fmt.Sprintf("server %s was lost during the evaluation: %s", name, describeLoss(err)), Err: err}}
@@ -211,7 +285,7 @@ func (c *Client) evalOn(ctx context.Context, name string, sess *session, cell *l
 		var serr *quic.StreamError
 		if errors.As(err, &serr) && serr.Remote && serr.ErrorCode == StreamBadRequest {
 			return lang.Result{Err: &ServerError{Code: CodeBadRequest, Server: name,
-				Message: fmt.Sprintf("server %s could not understand the evaluation of cell %s", name, cell.Name), Err: err}}
+				Message: fmt.Sprintf("server %s could not understand the evaluation of %s", name, what), Err: err}}
 		}
 		if errors.As(err, &serr) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 			return lang.Result{Err: &ServerError{Code: CodeDisconnected, Server: name,
@@ -222,7 +296,7 @@ func (c *Client) evalOn(ctx context.Context, name string, sess *session, cell *l
 			code = CodeTooLarge
 		}
 		return lang.Result{Err: &ServerError{Code: code, Server: name,
-			Message: fmt.Sprintf("server %s sent a bad result for cell %s: %v", name, cell.Name, err), Err: err}}
+			Message: fmt.Sprintf("server %s sent a bad result for %s: %v", name, what, err), Err: err}}
 	}
 
 	str, err := sess.conn.OpenStreamSync(ctx)
@@ -268,7 +342,7 @@ func (c *Client) evalOn(ctx context.Context, name string, sess *session, cell *l
 	case res.Error != nil && ctx.Err() != nil:
 		return failed(ctx.Err()) // the server's error may be of our cancellation
 	case res.Error != nil:
-		return lang.Result{Err: resultError(name, cell, res.Error), Took: res.Took}
+		return lang.Result{Err: resultError(name, what, res.Error), Took: res.Took}
 	case len(res.Value) == 0:
 		return failed(errors.New("a result with neither value nor error"))
 	}
@@ -279,8 +353,8 @@ func (c *Client) evalOn(ctx context.Context, name string, sess *session, cell *l
 	return lang.Result{Value: v, Took: res.Took}
 }
 
-// resultError converts the error in a Result from the server called name.
-func resultError(name string, cell *lang.Cell, e *Error) error {
+// resultError converts the error in a Result of what from the server called name.
+func resultError(name, what string, e *Error) error {
 	if e.Code == CodeFailed {
 		return &lang.Error{Pos: lang.Pos{File: e.File, Line: e.Line, Col: e.Col}, Msg: e.Message, Backtrace: e.Backtrace}
 	}
@@ -289,7 +363,7 @@ func resultError(name string, cell *lang.Cell, e *Error) error {
 		msg = e.Code.String()
 	}
 	return &ServerError{Code: e.Code, Server: name,
-		Message: fmt.Sprintf("server %s could not run cell %s: %s", name, cell.Name, msg)}
+		Message: fmt.Sprintf("server %s could not run %s: %s", name, what, msg)}
 }
 
 // describe returns s as the lists of servers in errors show it:

@@ -58,7 +58,7 @@ type testServer struct {
 
 // startServer starts a server with cfg (Tokens defaulted) on addr
 // ("127.0.0.1:0" for any port). It is closed when the test ends.
-func startServer(t *testing.T, addr string, cfg server.Config) *testServer {
+func startServer(t testing.TB, addr string, cfg server.Config) *testServer {
 	t.Helper()
 	if cfg.Tokens == nil {
 		cfg.Tokens = []string{testToken}
@@ -96,7 +96,7 @@ func startServer(t *testing.T, addr string, cfg server.Config) *testServer {
 }
 
 // stop closes the server and its socket, and waits for Serve to return.
-func (ts *testServer) stop(t *testing.T) {
+func (ts *testServer) stop(t testing.TB) {
 	ts.Close()
 	select {
 	case <-ts.served:
@@ -127,7 +127,7 @@ type testClient struct {
 
 // newClient returns a client with the test token and a known servers file
 // of its own (or the one given), closed when the test ends.
-func newClient(t *testing.T, cfg remote.ClientConfig) *testClient {
+func newClient(t testing.TB, cfg remote.ClientConfig) *testClient {
 	t.Helper()
 	if cfg.Token == "" {
 		cfg.Token = testToken
@@ -151,7 +151,7 @@ func newClient(t *testing.T, cfg remote.ClientConfig) *testClient {
 }
 
 // connect connects c to address and fails the test on an error.
-func (c *testClient) connect(t *testing.T, address string) {
+func (c *testClient) connect(t testing.TB, address string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), wait)
 	defer cancel()

@@ -31,6 +31,13 @@ type Options struct {
 	Embedded     int          // servers to embed when Servers is empty; 0 means DefaultEmbedded
 	KnownServers string       // the trust-on-first-use file; "" means the default
 	Logger       *slog.Logger // nil discards logs
+
+	// OnServers, if set, is called with a snapshot of the client's servers
+	// each time they may have changed (a server connected, disconnected,
+	// went away or reported its load), after stale cells were retried. It
+	// is called from the client's goroutine, one call at a time; calls are
+	// coalesced. It must not close the workspace.
+	OnServers func([]remote.ServerInfo)
 }
 
 // Workspace is an engine and the client that evaluates its remote cells.
@@ -71,6 +78,7 @@ func Start(ctx context.Context, opts Options) (*Workspace, error) {
 	// The client tells the engine when a server connects, so that cells
 	// waiting for one run; the engine is made after the client it uses.
 	var retry atomic.Pointer[reactive.Engine]
+	var client atomic.Pointer[remote.Client]
 	w.Client = remote.NewClient(remote.ClientConfig{
 		Token:        token,
 		KnownServers: opts.KnownServers,
@@ -80,9 +88,16 @@ func Start(ctx context.Context, opts Options) (*Workspace, error) {
 			if e := retry.Load(); e != nil {
 				e.RetryStale()
 			}
+			if c := client.Load(); c != nil && opts.OnServers != nil {
+				opts.OnServers(c.Servers())
+			}
 		},
 	})
+	client.Store(w.Client)
 	w.Interp.Remote = w.Client // calls of "remote def" functions
+	// pmap and mapreduce split their work across the servers (or run it
+	// in-process while none is connected).
+	w.Interp.Splitter = w.Client
 	w.Engine = reactive.New(reactive.Config{
 		Local:  reactive.Local{Interp: w.Interp},
 		Remote: w.Client,
