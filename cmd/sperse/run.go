@@ -27,8 +27,9 @@ func runCommand(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	fs.Var(&servers, "server", "evaluation server `HOST:PORT` or HOST:PORT#sha256:FINGERPRINT (repeatable); none means embedded servers")
 	token := fs.String("token", os.Getenv("SPERSE_TOKEN"), "the servers' token (default $SPERSE_TOKEN)")
 	embedded := fs.Int("local", workspace.DefaultEmbedded, "embedded servers to start when no --server is given")
+	recordTo := fs.String("record", "", "record the run to `FILE` (JSON Lines; see sperse replay)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: sperse run [--json] [--timeout DURATION] [--server ADDR]... [--token TOKEN] [--local N] FILE|-")
+		fmt.Fprintln(stderr, "usage: sperse run [--json] [--timeout DURATION] [--server ADDR]... [--token TOKEN] [--local N] [--record FILE] FILE|-")
 		fs.PrintDefaults()
 	}
 	files, err := parseInterspersed(fs, args)
@@ -55,16 +56,35 @@ func runCommand(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		ctx, cancel = context.WithTimeout(ctx, *timeout)
 		defer cancel()
 	}
-	ws, err := workspace.Start(ctx, workspace.Options{Servers: servers, Token: *token, Embedded: *embedded})
+	opts := workspace.Options{Servers: servers, Token: *token, Embedded: *embedded}
+	var rec recording
+	if *recordTo != "" {
+		if sameFile(*recordTo, files[0]) {
+			fmt.Fprintf(stderr, "sperse run: --record %s would overwrite the workspace\n", *recordTo)
+			return exitUsage
+		}
+		opts.OnServers = rec.serversChanged
+	}
+	ws, err := workspace.Start(ctx, opts)
 	if err != nil {
 		fmt.Fprintf(stderr, "sperse run: %v\n", err)
 		return exitUsage
+	}
+	defer ws.Close()
+	if *recordTo != "" {
+		if err := rec.start(*recordTo, "sperse run "+name, ws); err != nil {
+			fmt.Fprintf(stderr, "sperse run: %v\n", err)
+			return exitUsage
+		}
 	}
 	engine := ws.Engine
 	engine.Load(cells)
 	waitErr := engine.Wait(ctx)
 	engine.Close() // cancels what is still running when ctx ended the wait
-	defer ws.Close()
+	var recordErr error
+	if *recordTo != "" {
+		recordErr = rec.stop()
+	}
 
 	views := make([]reactive.CellView, 0, len(cells))
 	for _, c := range cells {
@@ -81,6 +101,10 @@ func runCommand(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	}
 	if waitErr != nil {
 		fmt.Fprintf(stderr, "sperse run: %v\n", describeStop(waitErr))
+	}
+	if recordErr != nil {
+		fmt.Fprintf(stderr, "sperse run: %s\n", describeRecordError(*recordTo, recordErr))
+		return exitFailed
 	}
 	for _, v := range views {
 		if v.State != reactive.Ready {
