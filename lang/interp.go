@@ -35,6 +35,9 @@ type Interp struct {
 
 	once sync.Once
 	env  starlark.StringDict // the builtins and Provided
+
+	cellsMu sync.Mutex
+	cells   map[cellKey]*Cell // parsed cells of DecodeJob (see jobCell)
 }
 
 // DefaultMaxSteps bounds an evaluation when Interp.MaxSteps is 0.

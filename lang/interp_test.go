@@ -176,3 +176,27 @@ func TestProvidedNames(t *testing.T) {
 		t.Errorf("f shipped to another provider: %v, %v", v, err)
 	}
 }
+
+func TestDecodeJobReusesCells(t *testing.T) {
+	server := NewInterp("server")
+	c := mustParse(t, "x = n + 1")
+	var first *Cell
+	for n := range 3 {
+		job, err := EncodeJob(c, map[string]Value{"n": starlark.MakeInt(n)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc, scope, err := server.DecodeJob(job)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if first == nil {
+			first = sc
+		} else if sc != first {
+			t.Errorf("job %d: the same code was parsed again", n)
+		}
+		if v, err := server.Eval(context.Background(), sc, scope); err != nil || v.String() != fmt.Sprint(n+1) {
+			t.Errorf("job %d = %v, %v", n, v, err)
+		}
+	}
+}

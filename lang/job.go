@@ -52,15 +52,9 @@ func (in *Interp) DecodeJob(data []byte) (*Cell, map[string]Value, error) {
 	if !ok1 || !ok2 || err3 != nil || line < 1 || !ok4 || !ok5 {
 		return nil, nil, fmt.Errorf("decode job: malformed fields")
 	}
-	c := ParseCell(file, line, src)
-	if c == nil {
-		return nil, nil, fmt.Errorf("decode job: cell %s has no code", name)
-	}
-	if c.Kind == AnonCell {
-		c.Name = name
-	}
-	if c.Name != name {
-		return nil, nil, fmt.Errorf("decode job: code defines %s, not %s", c.Name, name)
+	c, err := in.jobCell(cellKey{file, int(line), src, name})
+	if err != nil {
+		return nil, nil, err
 	}
 	scope := make(map[string]Value, d.Len())
 	for _, item := range d.Items() {
@@ -71,4 +65,45 @@ func (in *Interp) DecodeJob(data []byte) (*Cell, map[string]Value, error) {
 		scope[k] = item[1]
 	}
 	return c, scope, nil
+}
+
+// cellKey identifies the code of a job.
+type cellKey struct {
+	file string
+	line int
+	src  string
+	name string
+}
+
+// maxJobCells bounds the parsed cells an Interp keeps for DecodeJob.
+const maxJobCells = 1024
+
+// jobCell returns the parsed cell for k, from the interpreter's cache when
+// the same code came before, so that its compiled program is reused: a
+// server sees the same cells again and again. The cache is bounded: when it
+// is full it is emptied.
+func (in *Interp) jobCell(k cellKey) (*Cell, error) {
+	in.cellsMu.Lock()
+	c := in.cells[k]
+	in.cellsMu.Unlock()
+	if c != nil {
+		return c, nil
+	}
+	c = ParseCell(k.file, k.line, k.src)
+	if c == nil {
+		return nil, fmt.Errorf("decode job: cell %s has no code", k.name)
+	}
+	if c.Kind == AnonCell {
+		c.Name = k.name
+	}
+	if c.Name != k.name {
+		return nil, fmt.Errorf("decode job: code defines %s, not %s", c.Name, k.name)
+	}
+	in.cellsMu.Lock()
+	if in.cells == nil || len(in.cells) >= maxJobCells {
+		in.cells = make(map[cellKey]*Cell)
+	}
+	in.cells[k] = c
+	in.cellsMu.Unlock()
+	return c, nil
 }

@@ -34,29 +34,21 @@ var wireModes = sync.OnceValues(func() (cbor.EncMode, cbor.DecMode) {
 	return enc, dec
 })
 
-// frame is the CBOR item of a message: [type, body].
-type frame struct {
-	_    struct{} `cbor:",toarray"`
-	Type MsgType
-	Body cbor.RawMessage
-}
-
 // ErrTooLarge is returned for a frame over the size limit.
 var ErrTooLarge = errors.New("message too large")
 
 // AppendFrame appends the frame of a message of type t with the given body.
+// The item's array header and type (always under 24: one byte) are written
+// by hand, so the body is encoded once and not copied.
 func AppendFrame(dst []byte, t MsgType, body any) ([]byte, error) {
 	enc, _ := wireModes()
 	b, err := enc.Marshal(body)
 	if err != nil {
 		return nil, fmt.Errorf("encode %s: %w", t, err)
 	}
-	item, err := enc.Marshal(frame{Type: t, Body: b})
-	if err != nil {
-		return nil, fmt.Errorf("encode %s: %w", t, err)
-	}
-	dst = quicvarint.Append(dst, uint64(len(item)))
-	return append(dst, item...), nil
+	dst = quicvarint.Append(dst, uint64(2+len(b)))
+	dst = append(dst, 0x82, byte(t))
+	return append(dst, b...), nil
 }
 
 // WriteFrame writes one message to w in a single Write.
@@ -81,6 +73,17 @@ func ReadFrame(r *bufio.Reader, max int) (MsgType, cbor.RawMessage, error) {
 	if n > uint64(max) {
 		return 0, nil, fmt.Errorf("frame of %d bytes: %w (limit %d)", n, ErrTooLarge, max)
 	}
+	if n <= 64<<10 {
+		// A small frame is read into a buffer of its size at once.
+		buf := make([]byte, n)
+		if _, err := io.ReadFull(r, buf); err != nil {
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return 0, nil, fmt.Errorf("read frame: %w", err)
+		}
+		return ParseFrame(buf)
+	}
 	// The buffer grows as the bytes arrive (from at most 64 KiB), so a peer
 	// that announces a large frame and sends little cannot make the reader
 	// allocate the whole limit.
@@ -97,15 +100,23 @@ func ReadFrame(r *bufio.Reader, max int) (MsgType, cbor.RawMessage, error) {
 
 // ParseFrame decodes the CBOR item of a frame into its type and body.
 func ParseFrame(item []byte) (MsgType, cbor.RawMessage, error) {
+	// The array header and the type by hand; the body is only checked to be
+	// one well-formed item (within the decode limits): DecodeBody decodes it.
+	if len(item) < 3 || item[0] != 0x82 {
+		return 0, nil, fmt.Errorf("decode frame: not the array [type, body]")
+	}
+	t, body := uint64(item[1]), item[2:]
+	if t == 0x18 { // a one-byte unsigned integer
+		t, body = uint64(body[0]), body[1:]
+	}
+	if t < uint64(MsgHello) || t > uint64(MsgResult) {
+		return 0, nil, fmt.Errorf("decode frame: unknown message type %d", t)
+	}
 	_, dec := wireModes()
-	var f frame
-	if err := dec.Unmarshal(item, &f); err != nil {
+	if err := dec.Wellformed(body); err != nil {
 		return 0, nil, fmt.Errorf("decode frame: %w", err)
 	}
-	if f.Type < MsgHello || f.Type > MsgResult {
-		return 0, nil, fmt.Errorf("decode frame: unknown message type %d", f.Type)
-	}
-	return f.Type, f.Body, nil
+	return MsgType(t), body, nil
 }
 
 // DecodeBody decodes the body of a message of type t into v, which must be a
