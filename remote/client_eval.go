@@ -178,8 +178,7 @@ func (c *Client) pick(r route, exclude []*server) (*server, *session, error) {
 }
 
 // eligibleLocked returns the servers that can run r now: connected, not
-// going away, matching its selector, and providing the names it needs (or,
-// if none does and no disconnected server would, all those matching). If
+// going away, matching its selector, and providing the names it needs. If
 // there are none, the error says why (its Unavailable is true).
 func (c *Client) eligibleLocked(r route) ([]*server, error) {
 	if c.closed {
@@ -205,11 +204,10 @@ func (c *Client) eligibleLocked(r route) ([]*server, error) {
 		}
 	}
 	candidates := providing
-	if len(candidates) == 0 && len(r.need) > 0 && somewhere {
+	if len(candidates) == 0 && len(r.need) > 0 && (somewhere || len(matching) > 0) {
+		// No server provides a name the code needs: the cell waits for one
+		// (a name that is nowhere, a typo, is reported the same way).
 		return nil, c.unavailableLocked(fmt.Sprintf("no connected server provides %s", strings.Join(r.need, ", ")))
-	}
-	if len(candidates) == 0 {
-		candidates = matching
 	}
 	if len(candidates) == 0 {
 		if len(c.servers) == 0 {

@@ -218,3 +218,11 @@ b = [whereami(i) for i in range(2)]
 		t.Errorf("sperse run = %d\n%s(stderr %q), want\n%s", code, out, errOut, want)
 	}
 }
+
+func TestRunRemoteCellNeedingAnUnprovidedName(t *testing.T) {
+	code, out, _ := sperse(t, "x = remote sql(sales, \"select 1\")\n", "run", "--json", "-")
+	if code != exitFailed || !strings.Contains(out, `"state": "unavailable"`) ||
+		!strings.Contains(out, "no connected server provides sales, sql") {
+		t.Errorf("a remote cell that needs sql with no sql server: exit %d\n%s", code, out)
+	}
+}
