@@ -247,8 +247,9 @@ func SplitItems(items Value, n int) ([]Value, error) {
 // travel fails here too. It has no servers to choose from: it ignores
 // SplitJob.On.
 type InProcess struct {
-	Where    string // what where() returns in the chunks
-	MaxSteps uint64
+	Where    string              // what where() returns in the chunks
+	MaxSteps uint64              // each chunk's step limit
+	Provided starlark.StringDict // the names provided where the chunks run (see Interp.Provided)
 }
 
 // Split implements Splitter. The first chunk to fail cancels the others, and
@@ -307,7 +308,7 @@ func (p InProcess) run(ctx context.Context, ch Chunk) (Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	remote := &Interp{Where: p.Where, MaxSteps: p.MaxSteps, Splitter: p}
+	remote := &Interp{Where: p.Where, MaxSteps: p.MaxSteps, Splitter: p, Provided: p.Provided}
 	v, err := remote.Decode(data)
 	if err != nil {
 		return nil, err
@@ -320,7 +321,7 @@ func (p InProcess) run(ctx context.Context, ch Chunk) (Value, error) {
 	if data, err = Encode(result); err != nil {
 		return nil, err
 	}
-	return NewInterp(p.Where).Decode(data)
+	return (&Interp{Where: p.Where, Provided: p.Provided}).Decode(data)
 }
 
 // splitter returns in's Splitter, or an in-process one.
@@ -328,7 +329,7 @@ func (in *Interp) splitter() Splitter {
 	if in.Splitter != nil {
 		return in.Splitter
 	}
-	return InProcess{Where: in.Where, MaxSteps: in.MaxSteps}
+	return InProcess{Where: in.Where, MaxSteps: in.MaxSteps, Provided: in.Provided}
 }
 
 // builtinPmap is pmap(f, xs, on=None): [f(x) for x in xs], computed in

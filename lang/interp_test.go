@@ -154,6 +154,11 @@ func TestProvidedNames(t *testing.T) {
 	if err != nil || v.String() != `"hi bob"` {
 		t.Errorf("provided name: %v, %v", v, err)
 	}
+	// Split work runs where the names are provided too.
+	v, err = server.Eval(context.Background(), mustParse(t, `x = pmap(lambda n: greet(n), ["a", "b"])`), nil)
+	if err != nil || v.String() != `["hi a", "hi b"]` {
+		t.Errorf("pmap over a provided name: %v, %v", v, err)
+	}
 	// A function that uses a provided name does not carry it: it works
 	// where the name is provided, and is undefined elsewhere.
 	f, err := server.Eval(context.Background(), ParseCell("t.sp", 1, "def f(n):\n    return greet(n)"), nil)
