@@ -129,6 +129,17 @@ func blankOrComment(line string) bool {
 	return t == "" || t[0] == '#'
 }
 
+// Continues reports whether text needs more lines to be a cell: it leaves a
+// bracket or a triple-quoted string open, or ends with a backslash. It is
+// the rule by which ParseFile joins lines into cells, for a REPL.
+func Continues(text string) bool {
+	depth, quote, cont := 0, "", false
+	for _, line := range strings.Split(text, "\n") {
+		depth, quote, cont = scanLine(line, depth, quote)
+	}
+	return depth > 0 || quote != "" || cont
+}
+
 // scanLine scans one line of Starlark, starting inside the given brackets and
 // string, and returns the state at its end: open brackets, the open string's
 // quote if a triple-quoted string continues, and whether the line ends with a

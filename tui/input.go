@@ -447,11 +447,7 @@ func complete(text string) bool {
 	if strings.HasPrefix(strings.TrimSpace(text), ":") {
 		return true
 	}
-	depth, quote, cont := 0, "", false
-	for l := range strings.SplitSeq(text, "\n") {
-		depth, quote, cont = scanLine(l, depth, quote)
-	}
-	if depth > 0 || quote != "" || cont {
+	if lang.Continues(text) {
 		return false
 	}
 	if strings.HasSuffix(codeOf(firstCodeLine(text)), ":") {
@@ -498,48 +494,4 @@ func codeOf(line string) string {
 		line = line[:j] // good enough: a '#' in a string at the end of a block header is rare
 	}
 	return strings.TrimSpace(line)
-}
-
-// scanLine follows brackets and strings through one line of Starlark: the
-// open brackets after it, the quote of a triple-quoted string still open,
-// and whether it ends with a continuation backslash. (lang splits files the
-// same way; this is the REPL's copy of that rule.)
-func scanLine(line string, depth int, quote string) (int, string, bool) {
-	for i := 0; i < len(line); i++ {
-		c := line[i]
-		if quote != "" {
-			switch {
-			case c == '\\':
-				i++
-			case strings.HasPrefix(line[i:], quote):
-				i += len(quote) - 1
-				quote = ""
-			}
-			continue
-		}
-		switch c {
-		case '#':
-			return depth, "", false
-		case '(', '[', '{':
-			depth++
-		case ')', ']', '}':
-			if depth > 0 {
-				depth--
-			}
-		case '\'', '"':
-			quote = string(c)
-			if strings.HasPrefix(line[i:], strings.Repeat(string(c), 3)) {
-				quote = strings.Repeat(string(c), 3)
-				i += 2
-			}
-		case '\\':
-			if i == len(line)-1 {
-				return depth, "", true
-			}
-		}
-	}
-	if len(quote) == 1 {
-		quote = ""
-	}
-	return depth, quote, false
 }
