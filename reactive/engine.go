@@ -226,15 +226,7 @@ func (e *Engine) RetryStale() {
 		}
 		n.state, n.err = Queued, nil
 		e.publishLocked(StateChanged, n)
-		n.waiting = 0
-		for _, d := range n.deps {
-			if !d.state.settled() {
-				n.waiting++
-			}
-		}
-		if n.waiting == 0 {
-			e.decide = append(e.decide, n)
-		}
+		e.awaitInputsLocked(n)
 	}
 	e.drainLocked()
 }

@@ -371,15 +371,7 @@ func (e *Engine) propagateLocked(roots []*node) {
 		if n.state != Queued {
 			continue
 		}
-		n.waiting = 0
-		for _, d := range n.deps {
-			if !d.state.settled() {
-				n.waiting++
-			}
-		}
-		if n.waiting == 0 {
-			e.decide = append(e.decide, n)
-		}
+		e.awaitInputsLocked(n)
 	}
 	clear(aff)
 	clear(order)
@@ -511,5 +503,19 @@ func setCycle(path []*node) {
 	}
 	for i, n := range path {
 		n.state, n.err = Error, &CycleError{path: names, at: i}
+	}
+}
+
+// awaitInputsLocked counts the inputs of the queued cell n that have not
+// settled, and puts n up for a decision if there are none.
+func (e *Engine) awaitInputsLocked(n *node) {
+	n.waiting = 0
+	for _, d := range n.deps {
+		if !d.state.settled() {
+			n.waiting++
+		}
+	}
+	if n.waiting == 0 {
+		e.decide = append(e.decide, n)
 	}
 }
