@@ -13,7 +13,6 @@ import (
 
 	"github.com/sperse/sperse/lang"
 	"github.com/sperse/sperse/reactive"
-	"github.com/sperse/sperse/remote"
 )
 
 // harness runs a Model the way a tea.Program does, on the test's
@@ -36,10 +35,45 @@ func newEngine(t testing.TB) *reactive.Engine {
 	interp := lang.NewInterp("local")
 	e := reactive.New(reactive.Config{
 		Local:  reactive.Local{Interp: interp},
-		Remote: &remote.InProcess{Name: "inprocess", Client: interp},
+		Remote: &shipped{name: "inprocess", client: interp},
 	})
 	t.Cleanup(e.Close)
 	return e
+}
+
+// shipped evaluates remote cells in this process the way a server would:
+// code and scope encoded, decoded in a fresh interpreter, evaluated, and the
+// result sent back through the codec. The TUI's tests need no network.
+type shipped struct {
+	name   string       // what where() returns in its cells
+	client *lang.Interp // where results are decoded
+}
+
+func (s *shipped) Eval(ctx context.Context, req lang.Request) lang.Result {
+	start := time.Now()
+	v, err := s.eval(ctx, req)
+	return lang.Result{Value: v, Err: err, Where: s.name, Took: time.Since(start), Attempts: 1}
+}
+
+func (s *shipped) eval(ctx context.Context, req lang.Request) (lang.Value, error) {
+	job, err := lang.EncodeJob(req.Cell, req.Scope)
+	if err != nil {
+		return nil, err
+	}
+	server := lang.NewInterp(s.name)
+	cell, scope, err := server.DecodeJob(job)
+	if err != nil {
+		return nil, err
+	}
+	v, err := server.Eval(ctx, cell, scope)
+	if err != nil {
+		return nil, err
+	}
+	data, err := lang.Encode(v)
+	if err != nil {
+		return nil, err
+	}
+	return s.client.Decode(data)
 }
 
 // newHarness starts a model of opts (with a new engine if opts has none)
