@@ -8,12 +8,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	_ "modernc.org/sqlite" // to create the test databases
 
+	"github.com/sperse/sperse/cmd/internal/workspace"
 	"github.com/sperse/sperse/lang"
 	"github.com/sperse/sperse/reactive"
 	"github.com/sperse/sperse/remote"
@@ -251,25 +251,18 @@ func TestPluginUnavailableUntilServerStarts(t *testing.T) {
 	addr := pc.LocalAddr().String()
 	pc.Close()
 
-	interp := lang.NewInterp("local")
-	var engine atomic.Pointer[reactive.Engine]
-	client := remote.NewClient(remote.ClientConfig{
+	// The real wiring: the server cannot be reached yet, so the workspace
+	// keeps trying in the background.
+	ws, err := workspace.Start(ctx, workspace.Options{
+		Servers:      []string{addr + "#" + remote.Fingerprint(cert.Certificate[0])},
 		Token:        pluginToken,
-		Interp:       interp,
 		KnownServers: filepath.Join(t.TempDir(), "known_servers"),
-		OnChange: func() {
-			if e := engine.Load(); e != nil {
-				e.RetryStale()
-			}
-		},
 	})
-	defer client.Close()
-	e := reactive.New(reactive.Config{Local: reactive.Local{Interp: interp}, Remote: client})
-	engine.Store(e)
-	defer e.Close()
-	if err := client.Connect(ctx, addr+"#"+remote.Fingerprint(cert.Certificate[0])); err == nil {
-		t.Fatal("Connect to a server not started yet succeeded")
+	if err != nil {
+		t.Fatal(err)
 	}
+	defer ws.Close()
+	e := ws.Engine
 
 	cells, err := lang.ParseFile("w.sp", []byte("n = remote sql(sales, \"select count(*) as n from t\")[0][\"n\"]\nm = n + 1\n"))
 	if err != nil {

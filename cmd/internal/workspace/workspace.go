@@ -75,21 +75,28 @@ func Start(ctx context.Context, opts Options) (*Workspace, error) {
 			return nil, err
 		}
 	}
-	// The client tells the engine when a server connects, so that cells
-	// waiting for one run; the engine is made after the client it uses.
+	// The client tells the engine when a server connects or gets less busy,
+	// so that cells waiting for one run; the engine is made after the client
+	// it uses. Failed reconnections change nothing, so they retry nothing.
 	var retry atomic.Pointer[reactive.Engine]
 	var client atomic.Pointer[remote.Client]
+	var seen serverSet // touched only by OnChange, which never runs twice at once
 	w.Client = remote.NewClient(remote.ClientConfig{
 		Token:        token,
 		KnownServers: opts.KnownServers,
 		Interp:       w.Interp,
 		Logger:       logger,
 		OnChange: func() {
-			if e := retry.Load(); e != nil {
+			c := client.Load()
+			if c == nil {
+				return
+			}
+			servers := c.Servers()
+			if e := retry.Load(); e != nil && seen.update(servers) {
 				e.RetryStale()
 			}
-			if c := client.Load(); c != nil && opts.OnServers != nil {
-				opts.OnServers(c.Servers())
+			if opts.OnServers != nil {
+				opts.OnServers(servers)
 			}
 		},
 	})
@@ -183,4 +190,28 @@ func (w *Workspace) stopEmbedded() {
 		e.pc.Close()
 	}
 	w.embedded = nil
+}
+
+// serverSet is what the workspace last saw of its servers: the load of each
+// one that could take work.
+type serverSet map[string]int
+
+// update records servers and reports whether cells waiting for a server
+// should try again: a server can take work that could not before, or one
+// got less busy.
+func (seen *serverSet) update(servers []remote.ServerInfo) bool {
+	now := serverSet{}
+	better := false
+	for _, s := range servers {
+		if !s.Connected || s.GoingAway {
+			continue
+		}
+		load := s.InFlight + s.Queued
+		now[s.Name] = load
+		if before, ok := (*seen)[s.Name]; !ok || load < before {
+			better = true
+		}
+	}
+	*seen = now
+	return better
 }
