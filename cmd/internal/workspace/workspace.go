@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -80,7 +81,7 @@ func Start(ctx context.Context, opts Options) (*Workspace, error) {
 	// it uses. Failed reconnections change nothing, so they retry nothing.
 	var retry atomic.Pointer[reactive.Engine]
 	var client atomic.Pointer[remote.Client]
-	var seen serverSet // touched only by OnChange, which never runs twice at once
+	var seen serverSet
 	w.Client = remote.NewClient(remote.ClientConfig{
 		Token:        token,
 		KnownServers: opts.KnownServers,
@@ -121,6 +122,8 @@ func Start(ctx context.Context, opts Options) (*Workspace, error) {
 			return nil, err
 		}
 	}
+	// The servers connected by now are no news to cells defined from now on.
+	seen.update(w.Client.Servers())
 	return w, nil
 }
 
@@ -193,25 +196,30 @@ func (w *Workspace) stopEmbedded() {
 }
 
 // serverSet is what the workspace last saw of its servers: the load of each
-// one that could take work.
-type serverSet map[string]int
+// one that could take work. It is safe for concurrent use.
+type serverSet struct {
+	mu   sync.Mutex
+	load map[string]int
+}
 
 // update records servers and reports whether cells waiting for a server
 // should try again: a server can take work that could not before, or one
 // got less busy.
 func (seen *serverSet) update(servers []remote.ServerInfo) bool {
-	now := serverSet{}
+	now := map[string]int{}
 	better := false
+	seen.mu.Lock()
+	defer seen.mu.Unlock()
 	for _, s := range servers {
 		if !s.Connected || s.GoingAway {
 			continue
 		}
 		load := s.InFlight + s.Queued
 		now[s.Name] = load
-		if before, ok := (*seen)[s.Name]; !ok || load < before {
+		if before, ok := seen.load[s.Name]; !ok || load < before {
 			better = true
 		}
 	}
-	*seen = now
+	seen.load = now
 	return better
 }
