@@ -119,6 +119,9 @@ type session struct {
 
 	writeMu sync.Mutex // serializes writes on ctrl
 
+	idleMu sync.Mutex
+	idle   []*evalStream // evaluation streams open and unused, at most maxIdleStreams
+
 	pingMu   sync.Mutex
 	pingSeq  uint64
 	pingSent time.Time

@@ -270,7 +270,8 @@ func (s *server) load() float64 {
 }
 
 // evalOn sends frame, an Eval of what ("cell x", "chunk 3 of 16"), to the
-// server called name on a stream of its own of sess, and waits for the Result.
+// server called name on an evaluation stream of sess (an idle one, or a new
+// one), and waits for the Result.
 func (c *Client) evalOn(ctx context.Context, name string, sess *session, what string, frame []byte) lang.Result {
 	failed := func(err error) lang.Result {
 		switch {
@@ -297,26 +298,36 @@ func (c *Client) evalOn(ctx context.Context, name string, sess *session, what st
 			Message: fmt.Sprintf("server %s sent a bad result for %s: %v", name, what, err), Err: err}}
 	}
 
-	str, err := sess.conn.OpenStreamSync(ctx)
+	es, err := sess.stream(ctx)
 	if err != nil {
 		return failed(err)
 	}
-	stop := context.AfterFunc(ctx, func() {
+	str := es.str
+	cancelStream := func() {
 		str.CancelRead(StreamCancelled)
 		str.CancelWrite(StreamCancelled)
-	})
-	defer stop()
+	}
+	stop := context.AfterFunc(ctx, cancelStream)
+	reuse := false
+	defer func() {
+		// A stream goes back to the idle list only after a whole exchange
+		// that the cancellation did not touch; any other is cancelled both
+		// ways and dropped.
+		switch {
+		case !stop() || !reuse:
+			cancelStream()
+		case !sess.putStream(es):
+			str.Close() // the idle list is full: the server closes its side
+			str.CancelRead(StreamCancelled)
+		}
+	}()
 	// The server may stop reading (STOP_SENDING) as soon as it has the Eval,
-	// or to refuse it: either way its Result follows, so such a write error
-	// is no failure, and neither is one of Close.
+	// to refuse it: its Result follows, so such a write error is no failure.
 	var stopped *quic.StreamError
-	if _, err := str.Write(frame); err == nil {
-		str.Close()
-	} else if !errors.As(err, &stopped) || !stopped.Remote {
+	if _, err := str.Write(frame); err != nil && (!errors.As(err, &stopped) || !stopped.Remote) {
 		return failed(err)
 	}
-	br := bufio.NewReader(str)
-	t, body, err := ReadFrame(br, sess.maxMessage)
+	t, body, err := ReadFrame(es.br, sess.maxMessage)
 	if err != nil {
 		return failed(err)
 	}
@@ -329,12 +340,9 @@ func (c *Client) evalOn(ctx context.Context, name string, sess *session, what st
 		str.CancelRead(StreamBadRequest)
 		return failed(err)
 	}
-	// The server closes the stream after its Result: read that, so that the
-	// stream is complete on both sides.
-	str.SetReadDeadline(time.Now().Add(time.Second))
-	if _, err := br.ReadByte(); err != io.EOF {
-		str.CancelRead(StreamBadRequest)
-	}
+	// The server keeps the stream for the next Eval after a value or the
+	// code's own error; after any other Result it closes it.
+	reuse = stopped == nil && (res.Error == nil || res.Error.Code == CodeFailed)
 
 	switch {
 	case res.Error != nil && ctx.Err() != nil:
@@ -384,4 +392,47 @@ func (s *server) describe() string {
 		return s.name
 	}
 	return s.name + " [" + strings.Join(notes, "; ") + "]"
+}
+
+// maxIdleStreams bounds the evaluation streams a session keeps open and unused.
+const maxIdleStreams = 64
+
+// evalStream is an evaluation stream, reused for one evaluation after another.
+type evalStream struct {
+	str *quic.Stream
+	br  *bufio.Reader // reads str
+}
+
+// stream returns an idle evaluation stream of sess, or opens a new one.
+func (sess *session) stream(ctx context.Context) (*evalStream, error) {
+	sess.idleMu.Lock()
+	if n := len(sess.idle); n > 0 {
+		es := sess.idle[n-1]
+		sess.idle[n-1] = nil
+		sess.idle = sess.idle[:n-1]
+		sess.idleMu.Unlock()
+		return es, nil
+	}
+	sess.idleMu.Unlock()
+	str, err := sess.conn.OpenStreamSync(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &evalStream{str: str, br: bufio.NewReaderSize(str, 4096)}, nil
+}
+
+// putStream returns es, whose last exchange is complete, to the idle list of
+// sess. It reports false, leaving es to the caller to close, if the list is
+// full or the connection has closed.
+func (sess *session) putStream(es *evalStream) bool {
+	if sess.conn.Context().Err() != nil {
+		return false
+	}
+	sess.idleMu.Lock()
+	defer sess.idleMu.Unlock()
+	if len(sess.idle) >= maxIdleStreams {
+		return false
+	}
+	sess.idle = append(sess.idle, es)
+	return true
 }

@@ -9,12 +9,23 @@ package remote
 // Pong both ways (liveness and round-trip time), Status from the server (its
 // load), and GoAway from a server that is shutting down.
 //
-// Every evaluation is a bidirectional stream of its own, opened by the client
-// after Welcome: the client sends one Eval and closes its side; the server
-// sends one Result and closes. To cancel, the client cancels the stream (both
-// directions) with StreamCancelled; the server stops the interpreter at once.
-// A server never evaluates anything on a connection whose Hello it has not
-// accepted.
+// Evaluations run on bidirectional evaluation streams, opened by the client
+// after Welcome. A stream carries one evaluation at a time, one after
+// another: the client sends an Eval without closing its side, the server
+// answers with one Result without closing its side, and the stream is then
+// idle until the client's next Eval. Evaluations in parallel use streams of
+// their own. An idle stream waits as long as the connection lives (the
+// server's read timeout starts with an Eval's first byte); the client keeps a
+// bounded number of idle streams and closes or cancels the others. The server
+// keeps the stream after a Result with a value or with the code's own error
+// (CodeFailed); after any other Result (a bad request, too large, shutting
+// down, ...) it closes the stream, and so does it after the Result of the
+// evaluation in flight once it has sent GoAway (an idle stream then closes at
+// once). To cancel, the client cancels the stream (both directions) with
+// StreamCancelled and never uses it again; the server stops the interpreter
+// at once and cancels the stream too. A client closing an idle stream makes
+// the server close its side. A server never evaluates anything on a
+// connection whose Hello it has not accepted.
 //
 // A message on a stream is a frame: its length as a QUIC varint, then that
 // many bytes holding one CBOR item, the array [type, body]. Lengths are

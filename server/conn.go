@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,17 +35,24 @@ type conn struct {
 	goAway     chan struct{}    // closed when the server shuts down
 	goAwayOnce sync.Once
 
+	// goAwayCtx is cancelled with goAway: idle evaluation streams close then.
+	goAwayCtx    context.Context
+	goAwayCancel context.CancelFunc
+
 	lastResult atomic.Int64 // when the last Result was sent, in Unix nanoseconds
 }
 
 func newConn(s *Server, qc *quic.Conn) *conn {
+	goAwayCtx, goAwayCancel := context.WithCancel(context.Background())
 	return &conn{
-		srv:       s,
-		qc:        qc,
-		remote:    qc.RemoteAddr().String(),
-		statusSig: make(chan struct{}, 1),
-		pongs:     make(chan remote.Pong, 8),
-		goAway:    make(chan struct{}),
+		goAwayCtx:    goAwayCtx,
+		goAwayCancel: goAwayCancel,
+		srv:          s,
+		qc:           qc,
+		remote:       qc.RemoteAddr().String(),
+		statusSig:    make(chan struct{}, 1),
+		pongs:        make(chan remote.Pong, 8),
+		goAway:       make(chan struct{}),
 	}
 }
 
@@ -301,7 +309,10 @@ func (c *conn) signalStatus() {
 
 // sendGoAway asks writeControl to send GoAway (once).
 func (c *conn) sendGoAway() {
-	c.goAwayOnce.Do(func() { close(c.goAway) })
+	c.goAwayOnce.Do(func() {
+		close(c.goAway)
+		c.goAwayCancel()
+	})
 }
 
 // drain waits until the client has had time to read the last Result sent on
@@ -329,19 +340,62 @@ func (c *conn) drain(ctx context.Context, done <-chan struct{}) error {
 	return nil
 }
 
-// serveStream serves one evaluation stream: it reads the Eval, runs it and
-// answers with one Result.
+// serveStream serves one evaluation stream: it carries one Eval after
+// another, each answered with one Result before the next is read. The stream
+// ends when the client closes or cancels it, when an Eval cannot be served
+// (a bad request, a cancelled evaluation), or after GoAway.
 func (s *Server) serveStream(c *conn, str *quic.Stream) {
+	br := bufio.NewReaderSize(str, streamBufferSize)
+	// The first Eval is read at once: the stream was opened for it.
+	for first := true; ; first = false {
+		if !first && !s.awaitEval(c, str, br) {
+			return
+		}
+		if !s.serveEval(c, str, br) {
+			return
+		}
+	}
+}
+
+// awaitEval waits for the first byte of the next Eval on an idle stream, as
+// long as the connection lives: the read timeout applies once a frame has
+// started. It reports false, having closed or cancelled str, if the client
+// closed or cancelled the stream, or if the server sent GoAway (an Eval that
+// arrives just then is refused by serveEval).
+func (s *Server) awaitEval(c *conn, str *quic.Stream, br *bufio.Reader) bool {
+	stopIdle := context.AfterFunc(c.goAwayCtx, func() { str.CancelRead(0) })
+	_, err := br.Peek(1)
+	stopIdle()
+	if err == nil {
+		return true
+	}
+	var serr *quic.StreamError
+	if errors.As(err, &serr) && serr.Remote {
+		// An evaluation cancelled before its first byte arrived.
+		if serr.ErrorCode == remote.StreamCancelled {
+			s.log.Info("evaluation", "remote", c.remote, "client", c.client, "outcome", remote.CodeCancelled.String())
+		}
+		str.CancelWrite(remote.StreamCancelled)
+		return false
+	}
+	str.CancelRead(0)
+	str.Close() // the client closed the idle stream, or GoAway
+	return false
+}
+
+// serveEval serves the Eval that has started to arrive on str: it reads it,
+// runs it and answers with one Result. It reports whether str may carry
+// another Eval; if not, str has been closed or cancelled.
+func (s *Server) serveEval(c *conn, str *quic.Stream, br *bufio.Reader) bool {
 	s.streams.Add(1)
 	if !s.beginEval() {
 		str.CancelRead(0)
 		c.reply(str, remote.Result{Error: &remote.Error{Code: remote.CodeShutdown,
-			Message: fmt.Sprintf("server %s is shutting down: retry on another server", s.cfg.Name)}})
-		return
+			Message: fmt.Sprintf("server %s is shutting down: retry on another server", s.cfg.Name)}}, true)
+		return false
 	}
 	defer s.endEval()
 	start := time.Now()
-	br := bufio.NewReader(str)
 	str.SetReadDeadline(start.Add(evalReadTimeout))
 	ev, rerr := readEval(br, s.cfg.MaxMessage)
 	str.SetReadDeadline(time.Time{})
@@ -352,19 +406,18 @@ func (s *Server) serveStream(c *conn, str *quic.Stream) {
 	if rerr != nil && rerr.Code == remote.CodeCancelled {
 		s.log.Info("evaluation", "remote", c.remote, "client", c.client, "outcome", rerr.Code.String())
 		str.CancelWrite(remote.StreamCancelled)
-		return
+		return false
 	}
 	if rerr != nil {
 		s.log.Warn("bad evaluation request", "remote", c.remote, "client", c.client,
 			"code", rerr.Code.String(), "error", rerr.Message)
 		str.CancelRead(remote.StreamBadRequest)
-		c.reply(str, remote.Result{Error: rerr})
-		return
+		c.reply(str, remote.Result{Error: rerr}, true)
+		return false
 	}
 
-	// The evaluation stops when the connection closes, when the client
-	// cancels the stream (STOP_SENDING cancels str.Context(); RESET_STREAM
-	// shows in a read), or when it sends more than its Eval.
+	// The evaluation stops when the connection closes or when the client
+	// cancels the stream: its STOP_SENDING cancels str.Context().
 	ctx, cancel := context.WithCancelCause(c.qc.Context())
 	defer cancel(nil)
 	stopWatch := context.AfterFunc(str.Context(), func() { cancel(errClientCancelled) })
@@ -375,62 +428,71 @@ func (s *Server) serveStream(c *conn, str *quic.Stream) {
 	})
 	res := s.evaluate(ctx, t)
 	stopWatch()
-	str.CancelRead(0) // ends watchStream if the client has not closed its side
+	// A read deadline in the past ends watchStream without consuming
+	// anything: the stream stays readable for the next Eval.
+	str.SetReadDeadline(time.Unix(1, 0))
 	<-watched
+	str.SetReadDeadline(time.Time{})
 
-	outcome := "ok"
-	if res.Error != nil {
-		outcome = res.Error.Code.String()
+	if s.log.Enabled(ctx, slog.LevelInfo) {
+		outcome := "ok"
+		if res.Error != nil {
+			outcome = res.Error.Code.String()
+		}
+		attrs := []any{"remote", c.remote, "client", c.client, "cell", t.name, "kind", kindName(t.kind),
+			"took", res.Took, "total", time.Since(start), "outcome", outcome}
+		if res.Error != nil && res.Error.Code != remote.CodeCancelled {
+			attrs = append(attrs, "error", res.Error.Message)
+		}
+		s.log.Info("evaluation", attrs...)
 	}
-	attrs := []any{"remote", c.remote, "client", c.client, "cell", t.name, "kind", kindName(t.kind),
-		"took", res.Took, "total", time.Since(start), "outcome", outcome}
-	if res.Error != nil && res.Error.Code != remote.CodeCancelled {
-		attrs = append(attrs, "error", res.Error.Message)
-	}
-	s.log.Info("evaluation", attrs...)
 	if errors.Is(context.Cause(ctx), errClientCancelled) {
+		str.CancelRead(remote.StreamCancelled)
 		str.CancelWrite(remote.StreamCancelled)
-		return
+		return false
 	}
-	c.reply(str, res)
+	// After GoAway, or a Result the client will not reuse the stream after,
+	// the server closes the stream once the Result is sent.
+	last := c.goAwayCtx.Err() != nil || (res.Error != nil && res.Error.Code != remote.CodeFailed)
+	if last {
+		str.CancelRead(0)
+	}
+	return c.reply(str, res, last) && !last
 }
 
-// watchStream reads what follows the Eval on an evaluation stream, which
-// should be nothing: it cancels the evaluation if the client resets the
-// stream or sends more bytes, and returns at the end of the stream.
-func watchStream(r io.Reader, cancel context.CancelCauseFunc) {
-	var buf [512]byte
-	for {
-		n, err := r.Read(buf[:])
-		if n > 0 {
-			cancel(errTrailingBytes)
-			return
-		}
-		var serr *quic.StreamError
-		switch {
-		case err == nil:
-		case errors.As(err, &serr) && serr.Remote:
-			cancel(errClientCancelled)
-			return
-		default:
-			return
-		}
+// watchStream watches r, an evaluation stream, while its Eval runs: the
+// client sends nothing until it has the Result. It cancels the evaluation if
+// the client resets the stream or sends bytes, and returns when r ends,
+// fails otherwise (the deadline serveEval sets to stop it), or on either.
+// It consumes nothing.
+func watchStream(r *bufio.Reader, cancel context.CancelCauseFunc) {
+	_, err := r.Peek(1)
+	var serr *quic.StreamError
+	switch {
+	case err == nil:
+		cancel(errTrailingBytes)
+	case errors.As(err, &serr) && serr.Remote:
+		cancel(errClientCancelled)
 	}
 }
 
-// reply sends res on str and closes str.
-func (c *conn) reply(str *quic.Stream, res remote.Result) {
+// reply sends res on str, and closes str if last. It reports whether res
+// was sent; if not, str is cancelled.
+func (c *conn) reply(str *quic.Stream, res remote.Result, last bool) bool {
 	str.SetWriteDeadline(time.Now().Add(resultWriteTimeout))
 	err := remote.WriteFrame(str, remote.MsgResult, res)
-	if err == nil {
+	if err == nil && last {
 		err = str.Close()
 	}
+	str.SetWriteDeadline(time.Time{})
 	if err != nil {
+		str.CancelRead(remote.StreamCancelled)
 		str.CancelWrite(remote.StreamCancelled)
 		if c.qc.Context().Err() == nil {
 			c.srv.log.Warn("sending result failed", "remote", c.remote, "client", c.client, "error", err)
 		}
-		return
+		return false
 	}
 	c.lastResult.Store(time.Now().UnixNano())
+	return true
 }

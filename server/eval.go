@@ -65,7 +65,7 @@ func readEval(r *bufio.Reader, max int) (remote.Eval, *remote.Error) {
 	case errors.Is(err, io.EOF):
 		return remote.Eval{}, badRequest("no eval message: the stream ended before one")
 	case errors.Is(err, os.ErrDeadlineExceeded):
-		return remote.Eval{}, badRequest(fmt.Sprintf("no eval message within %s of opening the stream", evalReadTimeout))
+		return remote.Eval{}, badRequest(fmt.Sprintf("no complete eval message within %s of its start", evalReadTimeout))
 	case err != nil:
 		return remote.Eval{}, badRequest("bad eval message: " + err.Error())
 	case t != remote.MsgEval:

@@ -30,9 +30,12 @@ const (
 	// refuseLinger is how long a refused client has to read Refused before
 	// the server closes the connection (it normally closes it itself).
 	refuseLinger = time.Second
-	// evalReadTimeout bounds how long a client may take to send the Eval of a
-	// stream it opened.
+	// evalReadTimeout bounds how long a client may take to send an Eval once
+	// its first byte has arrived (an idle stream waits for it indefinitely).
 	evalReadTimeout = 30 * time.Second
+	// streamBufferSize is the size of the buffered reader of an evaluation
+	// stream (a larger Eval is read through it).
+	streamBufferSize = 512
 	// resultWriteTimeout bounds how long sending a Result may take (a client
 	// that stops reading).
 	resultWriteTimeout = 2 * time.Minute
@@ -83,7 +86,7 @@ type Server struct {
 	listeners    map[*listener]struct{}
 	conns        map[*conn]struct{}
 	shuttingDown bool          // Shutdown or Close was called: no new connections or evaluations
-	evals        int           // evaluation streams accepted and not yet answered
+	evals        int           // evaluations accepted and not yet answered
 	idle         chan struct{} // closed when evals drops to 0, if Shutdown waits for it
 	status       remote.Status // the last Status broadcast
 
