@@ -17,7 +17,6 @@ type decoder struct {
 	nesting    int // containers entered
 	maxNesting int
 	makeFunc   func(*FuncCode) (Value, error) // nil: functions cannot be decoded
-	thread     *starlark.Thread               // for calling range; made when first needed
 }
 
 // errorf returns a *DecodeError at offset off.
@@ -424,11 +423,7 @@ func (d *decoder) rangeValue(at int) (Value, error) {
 	if !rangeSpanFits(start, stop, step) {
 		return nil, d.errorf(at, "range(%d, %d, %d) spans more than the largest int", start, stop, step)
 	}
-	if d.thread == nil {
-		d.thread = &starlark.Thread{Name: "decode"}
-	}
-	args := starlark.Tuple{starlark.MakeInt64(start), starlark.MakeInt64(stop), starlark.MakeInt64(step)}
-	r, err := starlark.Call(d.thread, starlark.Universe["range"], args, nil)
+	r, err := makeRange(rangeBounds{int(start), int(stop), int(step)})
 	if err != nil {
 		return nil, &DecodeError{Offset: at, Msg: fmt.Sprintf("range(%d, %d, %d)", start, stop, step), Err: err}
 	}

@@ -65,8 +65,8 @@ func (e *encoder) value(v Value) *EncodeError {
 			e.string(name)
 			return nil
 		}
-		if start, stop, step, ok := rangeArgs(v); ok {
-			return e.rangeValue(v, start, stop, step)
+		if r, ok := asRange(v); ok {
+			return e.rangeValue(v, int64(r.start), int64(r.stop), int64(r.step))
 		}
 		return &EncodeError{Type: v.Type(), Repr: reprForError(v)}
 	}
@@ -275,42 +275,6 @@ func (e *encoder) set(s *starlark.Set) *EncodeError {
 		i++
 	}
 	return nil
-}
-
-// rangeArgs returns the start, stop and step of v if v is a range. Starlark's
-// range type is unexported, so they are read back from its repr, which is
-// range(stop), range(start, stop) or range(start, stop, step).
-func rangeArgs(v Value) (start, stop, step int64, ok bool) {
-	if v.Type() != "range" {
-		return 0, 0, 0, false
-	}
-	inner, ok := strings.CutPrefix(v.String(), "range(")
-	if !ok {
-		return 0, 0, 0, false
-	}
-	inner, ok = strings.CutSuffix(inner, ")")
-	if !ok {
-		return 0, 0, 0, false
-	}
-	var args [3]int64
-	fields := strings.Split(inner, ", ")
-	if len(fields) > len(args) {
-		return 0, 0, 0, false
-	}
-	for i, f := range fields {
-		n, err := strconv.ParseInt(f, 10, 64)
-		if err != nil {
-			return 0, 0, 0, false
-		}
-		args[i] = n
-	}
-	switch len(fields) {
-	case 1:
-		return 0, args[0], 1, true
-	case 2:
-		return args[0], args[1], 1, true
-	}
-	return args[0], args[1], args[2], true
 }
 
 func (e *encoder) rangeValue(v Value, start, stop, step int64) *EncodeError {
