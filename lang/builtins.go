@@ -123,6 +123,24 @@ func EncodeChunk(ch Chunk) ([]byte, error) {
 	return Encode(starlark.Tuple{ch.Map, ch.Reduce, ch.Items})
 }
 
+// DecodeChunk decodes a chunk encoded by EncodeChunk, within limits, making
+// its functions in in.
+func (in *Interp) DecodeChunk(data []byte, limits DecodeLimits) (Chunk, error) {
+	v, err := in.DecodeLimited(data, limits)
+	if err != nil {
+		return Chunk{}, err
+	}
+	t, ok := v.(starlark.Tuple)
+	if !ok || len(t) != 3 {
+		what := "a " + v.Type()
+		if x, ok := v.(starlark.Indexable); ok {
+			what = fmt.Sprintf("a %s of %d", v.Type(), x.Len())
+		}
+		return Chunk{}, fmt.Errorf("got %s, want the tuple (map, reduce, items)", what)
+	}
+	return Chunk{Map: t[0], Reduce: t[1], Items: t[2]}, nil
+}
+
 // SplitJob is the work of one call of pmap or mapreduce, as a Splitter gets
 // it: the Chunk of all the items, and what the call asks of the places that
 // run it.
@@ -309,12 +327,11 @@ func (p InProcess) run(ctx context.Context, ch Chunk) (Value, error) {
 		return nil, err
 	}
 	remote := &Interp{Where: p.Where, MaxSteps: p.MaxSteps, Splitter: p, Provided: p.Provided}
-	v, err := remote.Decode(data)
+	chunk, err := remote.DecodeChunk(data, DecodeLimits{})
 	if err != nil {
 		return nil, err
 	}
-	t := v.(starlark.Tuple)
-	result, err := remote.RunChunk(ctx, Chunk{Map: t[0], Reduce: t[1], Items: t[2]})
+	result, err := remote.RunChunk(ctx, chunk)
 	if err != nil {
 		return nil, err
 	}

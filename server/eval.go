@@ -85,12 +85,6 @@ func badRequest(msg string) *remote.Error {
 	return &remote.Error{Code: remote.CodeBadRequest, Message: msg}
 }
 
-// indexable is what a decoded tuple is (a starlark.Tuple), seen through lang.
-type indexable interface {
-	Len() int
-	Index(i int) lang.Value
-}
-
 // decodeTask decodes the job of ev in the server's interpreter.
 func (s *Server) decodeTask(ev remote.Eval) (*task, *remote.Error) {
 	switch ev.Kind {
@@ -101,26 +95,13 @@ func (s *Server) decodeTask(ev remote.Eval) (*task, *remote.Error) {
 		}
 		return &task{kind: ev.Kind, name: cell.Name, cell: cell, scope: scope}, nil
 	case remote.EvalChunk:
-		v, err := s.interp.DecodeLimited(ev.Job, lang.DecodeLimits{MaxSize: s.cfg.MaxMessage})
+		chunk, err := s.interp.DecodeChunk(ev.Job, lang.DecodeLimits{MaxSize: s.cfg.MaxMessage})
 		if err != nil {
 			return nil, badRequest("bad chunk job: " + err.Error())
 		}
-		t, ok := v.(indexable)
-		if !ok || v.Type() != "tuple" || t.Len() != 3 {
-			return nil, badRequest(fmt.Sprintf("bad chunk job: got %s, want the tuple (map, reduce, items)", describe(v)))
-		}
-		chunk := lang.Chunk{Map: t.Index(0), Reduce: t.Index(1), Items: t.Index(2)}
 		return &task{kind: ev.Kind, name: "chunk", chunk: chunk}, nil
 	}
 	return nil, badRequest(fmt.Sprintf("bad eval message: unknown kind %d", ev.Kind))
-}
-
-// describe names the type of a decoded value, and its length if it has one.
-func describe(v lang.Value) string {
-	if t, ok := v.(indexable); ok {
-		return fmt.Sprintf("a %s of %d", v.Type(), t.Len())
-	}
-	return "a " + v.Type()
 }
 
 // evaluate runs t within the server's limits: it waits for a slot (unless
