@@ -191,6 +191,11 @@ var remoteHeader = regexp.MustCompile(`^(?:([A-Za-z_][A-Za-z0-9_]*)[ \t]*=[ \t]*
 // validSelector is one name or tag of a selector.
 var validSelector = regexp.MustCompile(`^[A-Za-z0-9_.\-]+$`)
 
+// IsSelectorName reports whether s can be one item of a selector
+// (remote@a,b or on="a,b"): what a server's name and tags must be so that
+// selectors can name them.
+func IsSelectorName(s string) bool { return validSelector.MatchString(s) }
+
 // ParseCell parses the text of one cell that starts at the given line of
 // filename. It returns nil if text holds only blank and comment lines. An
 // anonymous cell is returned with an empty Name; the caller names it before

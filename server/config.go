@@ -4,10 +4,10 @@ import (
 	"crypto/tls"
 	"fmt"
 	"log/slog"
-	"regexp"
 	"runtime"
 	"time"
 
+	"github.com/sperse/sperse/lang"
 	"github.com/sperse/sperse/remote"
 )
 
@@ -110,17 +110,17 @@ const (
 	queuePerSlot = 64
 )
 
-// validName is a server name or tag: what a client's selector can match
-// (lang accepts the same characters in remote@sel).
-var validName = regexp.MustCompile(`^[A-Za-z0-9_.\-]{1,64}$`)
+// validName reports whether s can be a server name or tag: what a client's
+// selector can match, at most 64 bytes.
+func validName(s string) bool { return len(s) <= 64 && lang.IsSelectorName(s) }
 
 // withDefaults checks c and returns it with defaults filled in.
 func (c Config) withDefaults() (Config, error) {
-	if !validName.MatchString(c.Name) {
+	if !validName(c.Name) {
 		return c, fmt.Errorf("server name %q: want 1 to 64 letters, digits, '_', '.' or '-'", c.Name)
 	}
 	for _, tag := range c.Tags {
-		if !validName.MatchString(tag) {
+		if !validName(tag) {
 			return c, fmt.Errorf("server tag %q: want 1 to 64 letters, digits, '_', '.' or '-'", tag)
 		}
 	}

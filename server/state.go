@@ -23,7 +23,7 @@ const (
 // and generated token: $XDG_STATE_HOME/sperse/server-NAME if XDG_STATE_HOME is
 // set, otherwise sperse/server-NAME under os.UserConfigDir.
 func DefaultStateDir(name string) (string, error) {
-	if !validName.MatchString(name) {
+	if !validName(name) {
 		return "", fmt.Errorf("server name %q: want 1 to 64 letters, digits, '_', '.' or '-'", name)
 	}
 	base := os.Getenv("XDG_STATE_HOME")
