@@ -56,9 +56,12 @@ func (l *limiter) acquire(ctx context.Context) (release func(), err error) {
 	}
 }
 
+// release frees a slot. The count goes down before the slot is free, so a
+// waiter taking it never makes the count (and the load clients see) exceed
+// the limit.
 func (l *limiter) release() {
-	<-l.slots
 	l.add(-1, 0)
+	<-l.slots
 }
 
 func (l *limiter) add(running, queued int) {
