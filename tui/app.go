@@ -35,7 +35,6 @@
 package tui
 
 import (
-	"cmp"
 	"fmt"
 	"path/filepath"
 	"strconv"
@@ -58,12 +57,8 @@ type Options struct {
 	Engine *reactive.Engine
 
 	// Servers is the remote client, for the servers pane and :connect; nil
-	// when remote cells run in process (the pane says Evaluator).
+	// when remote cells run in process (as in tests).
 	Servers Servers
-
-	// Evaluator describes where remote cells run when Servers is nil; ""
-	// means "in-process evaluator".
-	Evaluator string
 
 	Theme    themes.Theme // the theme at start
 	ThemeDir string       // where :theme finds custom themes (themes.Dir); "" for the built-in ones only
@@ -162,7 +157,7 @@ func New(opts Options) *Model {
 		now:    opts.Now(),
 	}
 	if opts.Servers == nil {
-		m.srv.none = cmp.Or(opts.Evaluator, "in-process evaluator")
+		m.srv.none = "in-process evaluator"
 	}
 	m.setTheme(opts.Theme)
 	m.sub = m.engine.Subscribe()

@@ -29,6 +29,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -37,11 +38,11 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"syscall"
 
 	tea "charm.land/bubbletea/v2"
 
+	"github.com/sperse/sperse/cmd/internal/workspace"
 	"github.com/sperse/sperse/themes"
 	"github.com/sperse/sperse/tui"
 )
@@ -55,9 +56,7 @@ func main() {
 
 // config is the command line.
 type config struct {
-	servers   listFlag
-	token     string
-	local     int
+	ws        workspace.Options // --server, --token, --local
 	load      string
 	theme     string
 	stateDir  string
@@ -70,9 +69,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	fs := flag.NewFlagSet("sperse-tui", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var cfg config
-	fs.Var(&cfg.servers, "server", "evaluation server `HOST:PORT` or HOST:PORT#sha256:FINGERPRINT (repeatable); none means embedded servers")
-	fs.StringVar(&cfg.token, "token", os.Getenv("SPERSE_TOKEN"), "the servers' token (default $SPERSE_TOKEN)")
-	fs.IntVar(&cfg.local, "local", defaultEmbedded, "embedded servers to start when no --server is given")
+	cfg.ws.AddFlags(fs, "")
 	fs.StringVar(&cfg.load, "load", "", "a workspace `FILE` to load at start")
 	fs.StringVar(&cfg.theme, "theme", "", "the theme: dark, light, high-contrast, mono or a custom one (default dark, mono if $NO_COLOR is set)")
 	fs.StringVar(&cfg.stateDir, "state-dir", "", "where to keep the history and the journal (default $SPERSE_STATE_DIR, $XDG_STATE_HOME/sperse or ~/.local/state/sperse)")
@@ -81,12 +78,12 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if fs.NArg() > 0 || cfg.local < 1 {
+	if fs.NArg() > 0 || !cfg.ws.Valid() {
 		fmt.Fprintln(stderr, "usage: sperse-tui [--server ADDR]... [--token TOKEN] [--local N] [--load FILE] [--theme NAME] [--state-dir DIR] [--config-dir DIR] [--log FILE]")
 		return 2
 	}
 
-	configDir := firstOf(cfg.configDir, os.Getenv("SPERSE_CONFIG_DIR"), userConfigDir())
+	configDir := cmp.Or(cfg.configDir, os.Getenv("SPERSE_CONFIG_DIR"), userConfigDir())
 	theme := themes.Default(os.Getenv("NO_COLOR") != "")
 	if cfg.theme != "" {
 		t, err := themes.Find(cfg.theme, themes.Dir(configDir))
@@ -96,7 +93,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		}
 		theme = t
 	}
-	stateDir := firstOf(cfg.stateDir, os.Getenv("SPERSE_STATE_DIR"), userStateDir())
+	stateDir := cmp.Or(cfg.stateDir, os.Getenv("SPERSE_STATE_DIR"), userStateDir())
 
 	ws, err := startWorkspace(ctx, cfg)
 	if err != nil {
@@ -106,13 +103,12 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	defer ws.Close()
 
 	m := tui.New(tui.Options{
-		Engine:    ws.Engine,
-		Servers:   ws.Servers,
-		Evaluator: ws.Evaluator,
-		Theme:     theme,
-		ThemeDir:  themes.Dir(configDir),
-		StateDir:  stateDir,
-		Load:      cfg.load,
+		Engine:   ws.Engine,
+		Servers:  ws.Servers,
+		Theme:    theme,
+		ThemeDir: themes.Dir(configDir),
+		StateDir: stateDir,
+		Load:     cfg.load,
 	})
 	p := tea.NewProgram(m, tea.WithContext(ctx))
 	_, err = p.Run()
@@ -124,16 +120,6 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		return 1
 	}
 	return 0
-}
-
-// firstOf returns the first of ss that is not "".
-func firstOf(ss ...string) string {
-	for _, s := range ss {
-		if s != "" {
-			return s
-		}
-	}
-	return ""
 }
 
 func userConfigDir() string {
@@ -154,14 +140,4 @@ func userStateDir() string {
 		return ""
 	}
 	return filepath.Join(home, ".local", "state", "sperse")
-}
-
-// listFlag is a flag that may be given more than once.
-type listFlag []string
-
-func (l *listFlag) String() string { return strings.Join(*l, ",") }
-
-func (l *listFlag) Set(s string) error {
-	*l = append(*l, s)
-	return nil
 }

@@ -45,7 +45,4 @@ func TestDirs(t *testing.T) {
 	if got := userStateDir(); got != "/home/u/.local/state/sperse" {
 		t.Errorf("userStateDir() with a relative XDG_STATE_HOME = %q", got)
 	}
-	if got := firstOf("", "b", "c"); got != "b" {
-		t.Errorf("firstOf = %q", got)
-	}
 }

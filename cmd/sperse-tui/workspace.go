@@ -11,15 +11,11 @@ import (
 	"github.com/sperse/sperse/tui"
 )
 
-// defaultEmbedded is how many servers --local embeds by default.
-const defaultEmbedded = workspace.DefaultEmbedded
-
 // tuiWorkspace is what the user interface runs on.
 type tuiWorkspace struct {
-	Engine    *reactive.Engine
-	Servers   tui.Servers // nil when remote cells run in process
-	Evaluator string      // what runs remote cells when Servers is nil
-	Close     func()
+	Engine  *reactive.Engine
+	Servers tui.Servers
+	Close   func()
 }
 
 // startWorkspace wires the engine and the remote client (connected to the
@@ -36,12 +32,9 @@ func startWorkspace(ctx context.Context, cfg config) (*tuiWorkspace, error) {
 		logFile = f
 		logger = slog.New(slog.NewTextHandler(f, nil))
 	}
-	ws, err := workspace.Start(ctx, workspace.Options{
-		Servers:  cfg.servers,
-		Token:    cfg.token,
-		Embedded: cfg.local,
-		Logger:   logger,
-	})
+	opts := cfg.ws
+	opts.Logger = logger
+	ws, err := workspace.Start(ctx, opts)
 	if err != nil {
 		if logFile != nil {
 			logFile.Close()

@@ -9,7 +9,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -50,10 +49,8 @@ func replayCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs.SetOutput(stderr)
 	asJSON := fs.Bool("json", false, "print the recording as one JSON object")
 	rerun := fs.Bool("rerun", false, "evaluate the recorded final workspace again and list the cells whose value differs")
-	var servers listFlag
-	fs.Var(&servers, "server", "with --rerun: evaluation server `HOST:PORT` or HOST:PORT#sha256:FINGERPRINT (repeatable); none means embedded servers")
-	token := fs.String("token", os.Getenv("SPERSE_TOKEN"), "with --rerun: the servers' token (default $SPERSE_TOKEN)")
-	embedded := fs.Int("local", workspace.DefaultEmbedded, "with --rerun: embedded servers to start when no --server is given")
+	var opts workspace.Options
+	opts.AddFlags(fs, "with --rerun: ")
 	timeout := fs.Duration("timeout", 0, "with --rerun: bound the evaluation (for example 30s); 0 means no bound")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, replayUsage)
@@ -63,7 +60,7 @@ func replayCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err != nil {
 		return exitUsage
 	}
-	if len(files) != 1 || *embedded < 1 {
+	if len(files) != 1 || !opts.Valid() {
 		fs.Usage()
 		return exitUsage
 	}
@@ -85,7 +82,7 @@ func replayCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 			fmt.Fprintf(stderr, "sperse replay: %v\n", readErr)
 			return exitUsage
 		}
-		return rerunRecording(ctx, rec, workspace.Options{Servers: servers, Token: *token, Embedded: *embedded}, *timeout, stdout, stderr)
+		return rerunRecording(ctx, rec, opts, *timeout, stdout, stderr)
 	}
 
 	w := bufio.NewWriterSize(stdout, 64<<10)

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/sperse/sperse/cmd/internal/workspace"
@@ -23,10 +22,8 @@ func runCommand(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	fs.SetOutput(stderr)
 	asJSON := fs.Bool("json", false, "print the cells as one JSON object")
 	timeout := fs.Duration("timeout", 0, "bound the whole run (for example 30s); 0 means no bound")
-	var servers listFlag
-	fs.Var(&servers, "server", "evaluation server `HOST:PORT` or HOST:PORT#sha256:FINGERPRINT (repeatable); none means embedded servers")
-	token := fs.String("token", os.Getenv("SPERSE_TOKEN"), "the servers' token (default $SPERSE_TOKEN)")
-	embedded := fs.Int("local", workspace.DefaultEmbedded, "embedded servers to start when no --server is given")
+	var opts workspace.Options
+	opts.AddFlags(fs, "")
 	recordTo := fs.String("record", "", "record the run to `FILE` (JSON Lines; see sperse replay)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: sperse run [--json] [--timeout DURATION] [--server ADDR]... [--token TOKEN] [--local N] [--record FILE] FILE|-")
@@ -36,7 +33,7 @@ func runCommand(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	if err != nil {
 		return exitUsage
 	}
-	if len(files) != 1 || *embedded < 1 {
+	if len(files) != 1 || !opts.Valid() {
 		fs.Usage()
 		return exitUsage
 	}
@@ -56,7 +53,6 @@ func runCommand(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		ctx, cancel = context.WithTimeout(ctx, *timeout)
 		defer cancel()
 	}
-	opts := workspace.Options{Servers: servers, Token: *token, Embedded: *embedded}
 	var rec recording
 	if *recordTo != "" {
 		if sameFile(*recordTo, files[0]) {
@@ -231,9 +227,3 @@ func viewOf(engine *reactive.Engine, c *lang.Cell) reactive.CellView {
 	}
 	return reactive.CellView{Name: c.Name, Cell: c, State: reactive.Cancelled}
 }
-
-// listFlag is a repeatable string flag.
-type listFlag []string
-
-func (l *listFlag) String() string     { return strings.Join(*l, ",") }
-func (l *listFlag) Set(s string) error { *l = append(*l, s); return nil }

@@ -9,9 +9,12 @@ package workspace
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -223,3 +226,21 @@ func (seen *serverSet) update(servers []remote.ServerInfo) bool {
 	seen.load = now
 	return better
 }
+
+// AddFlags defines the flags that choose a workspace's servers on fs,
+// --server (repeatable), --token and --local, setting o's fields. The help
+// of each begins with prefix (for flags that apply only with another).
+func (o *Options) AddFlags(fs *flag.FlagSet, prefix string) {
+	fs.Var((*listFlag)(&o.Servers), "server", prefix+"evaluation server `HOST:PORT` or HOST:PORT#sha256:FINGERPRINT (repeatable); none means embedded servers")
+	fs.StringVar(&o.Token, "token", os.Getenv("SPERSE_TOKEN"), prefix+"the servers' token (default $SPERSE_TOKEN)")
+	fs.IntVar(&o.Embedded, "local", DefaultEmbedded, prefix+"embedded servers to start when no --server is given")
+}
+
+// Valid reports whether o's flags make sense: at least one server to embed.
+func (o *Options) Valid() bool { return o.Embedded >= 1 }
+
+// listFlag is a flag that may be given more than once.
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(s string) error { *l = append(*l, s); return nil }
