@@ -352,11 +352,7 @@ func rerunRecording(ctx context.Context, rec *record.Recording, opts workspace.O
 
 	differ := 0
 	for _, c := range compared {
-		now, ok := ws.Engine.Cell(c.Name)
-		if !ok {
-			now = reactive.CellView{Name: c.Name, State: reactive.Cancelled}
-		}
-		if same, nowText := compareCell(c, now); !same {
+		if same, nowText := compareCell(c, viewOf(ws.Engine, c.Name)); !same {
 			differ++
 			fmt.Fprintf(stdout, "%s differs:\n  recorded: %s\n  now:      %s\n", c.Name, recordedText(c), nowText)
 		}

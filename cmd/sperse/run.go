@@ -84,7 +84,7 @@ func runCommand(ctx context.Context, args []string, stdin io.Reader, stdout, std
 
 	views := make([]reactive.CellView, 0, len(cells))
 	for _, c := range cells {
-		views = append(views, viewOf(engine, c))
+		views = append(views, viewOf(engine, c.Name))
 	}
 	if *asJSON {
 		err = printJSON(stdout, views)
@@ -219,11 +219,12 @@ func printJSON(w io.Writer, views []reactive.CellView) error {
 	return enc.Encode(out)
 }
 
-// viewOf returns the engine's view of cell c. Every definition of a name
-// defined twice shares one view, whose error names both.
-func viewOf(engine *reactive.Engine, c *lang.Cell) reactive.CellView {
-	if v, ok := engine.Cell(c.Name); ok {
+// viewOf returns the engine's view of the cell called name, or a cancelled
+// one if the engine, closed before it ran, has none. Every definition of a
+// name defined twice shares one view, whose error names both.
+func viewOf(engine *reactive.Engine, name string) reactive.CellView {
+	if v, ok := engine.Cell(name); ok {
 		return v
 	}
-	return reactive.CellView{Name: c.Name, Cell: c, State: reactive.Cancelled}
+	return reactive.CellView{Name: name, State: reactive.Cancelled}
 }

@@ -12,7 +12,8 @@ import (
 
 // The JSON of a recording is written by hand into reused buffers: the
 // recorder formats tens of thousands of events a second and must not cost
-// the engine it follows (see BenchmarkRecord). The reader uses encoding/json.
+// the engine it follows (see BenchmarkRecord). The reader has a fast parser
+// for these lines and falls back to encoding/json (see parse.go).
 
 // appendHeader appends h as one JSON object, without a newline.
 func appendHeader(dst []byte, h *Header) []byte {

@@ -12,7 +12,8 @@ import (
 // known keys, each once, no \u escapes, no nulls) and gives up on anything
 // else, then by encoding/json, which takes any JSON and says what is wrong.
 // Both fill a wireEvent; FuzzParseEvent checks that they agree. The fast
-// parser makes loading a long recording several times faster, and shares
+// parser makes loading a long recording about twice as fast, with a quarter
+// of the allocations (100,000 events: 169 ms against 364 ms), and shares
 // repeated strings (kinds, states, cell names, places) among the events.
 
 // parseLine parses an event line into w.
