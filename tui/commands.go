@@ -327,8 +327,6 @@ func (m *Model) completions(word string) []string {
 			for _, s := range m.srv.infos {
 				cands = append(cands, s.Name)
 			}
-		case 'f':
-			return completeFile(word)
 		}
 	default:
 		cands = append(m.cellNames(), builtinNames...)
@@ -351,8 +349,8 @@ func (m *Model) cellNames() []string {
 	return names
 }
 
-// completeFile completes a path. It reads a directory: it is small work the
-// user waits for, done at a key press.
+// completeFile completes a path. It reads a directory, so it runs in a
+// tea.Cmd (see fileCompletion), never in Update.
 func completeFile(word string) []string {
 	dir, base := filepath.Split(word)
 	d := dir

@@ -2,9 +2,9 @@ package tui
 
 import (
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
@@ -31,10 +31,9 @@ type inspector struct {
 
 // inspectKey identifies what the inspector shows: a cell and the run of it.
 type inspectKey struct {
-	name     string
-	gen      uint64
-	styles   *Styles
-	finished time.Time
+	name   string
+	gen    uint64 // changes with every change of the cell's view
+	styles *Styles
 }
 
 func newInspector() inspector { return inspector{keys: newScrollKeys()} }
@@ -74,7 +73,7 @@ func (p *inspector) Show(it *item, s *store, st *Styles) tea.Cmd {
 		}
 		return nil
 	}
-	k := inspectKey{name: it.view.Name, gen: it.gen, styles: st, finished: it.view.Finished}
+	k := inspectKey{name: it.view.Name, gen: it.gen, styles: st}
 	if k == p.shown && s.gen == p.storeGen {
 		return nil
 	}
@@ -82,7 +81,11 @@ func (p *inspector) Show(it *item, s *store, st *Styles) tea.Cmd {
 	// with this one.
 	same := k.name == p.shown.name
 	p.storeGen = s.gen
-	p.header = inspectHeader(&it.view, s, st)
+	header := inspectHeader(&it.view, s, st)
+	if k == p.shown && slices.Equal(header, p.header) {
+		return nil // another cell changed, and nothing shown here did
+	}
+	p.header = header
 	var cmd tea.Cmd
 	if k != p.shown {
 		p.shown = k

@@ -193,12 +193,3 @@ func (k serverKeys) ShortHelp() []key.Binding {
 func (k serverKeys) FullHelp() [][]key.Binding {
 	return [][]key.Binding{{k.Up, k.Connect, k.Disconnect, k.Leave}}
 }
-
-// keyMap joins the short help of a pane and the global keys.
-type keyMap struct {
-	short []key.Binding
-	full  [][]key.Binding
-}
-
-func (k keyMap) ShortHelp() []key.Binding  { return k.short }
-func (k keyMap) FullHelp() [][]key.Binding { return k.full }
