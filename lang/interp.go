@@ -202,7 +202,13 @@ func builtinName(v Value) (string, bool) {
 	return "", false
 }
 
-// IsBuiltin reports whether name is a builtin of in or of Starlark, or a
+// IsBuiltin reports whether name is a builtin of sperse or of Starlark.
+func IsBuiltin(name string) bool {
+	_, ok := builtinNamed(name)
+	return ok
+}
+
+// IsBuiltin reports whether name is a builtin of sperse or of Starlark, or a
 // name in provides.
 func (in *Interp) IsBuiltin(name string) bool {
 	return in.builtinDict().Has(name) || starlark.Universe.Has(name)

@@ -109,7 +109,7 @@ func (p *provisions) add(name string, v lang.Value, from string) error {
 		return fmt.Errorf("%s: cannot provide %q: not an identifier code can use", from, name)
 	case strings.HasPrefix(name, "_"):
 		return fmt.Errorf("%s: cannot provide %s: a name starting with _ is private", from, name)
-	case lang.NewInterp("").IsBuiltin(name):
+	case lang.IsBuiltin(name):
 		return fmt.Errorf("%s: cannot provide %s: it is a builtin, which code would use instead; rename it", from, name)
 	}
 	if other, ok := p.from[name]; ok {
