@@ -396,9 +396,16 @@ func (s *Server) serveEval(c *conn, str *quic.Stream, br *bufio.Reader) bool {
 	}
 	defer s.endEval()
 	start := time.Now()
-	str.SetReadDeadline(start.Add(evalReadTimeout))
+	// An Eval that has not arrived whole must arrive within evalReadTimeout.
+	// (Setting a deadline costs more than the rest of reading a small Eval.)
+	wait := !remote.FrameBuffered(br)
+	if wait {
+		str.SetReadDeadline(start.Add(evalReadTimeout))
+	}
 	ev, rerr := readEval(br, s.cfg.MaxMessage)
-	str.SetReadDeadline(time.Time{})
+	if wait {
+		str.SetReadDeadline(time.Time{})
+	}
 	var t *task
 	if rerr == nil {
 		t, rerr = s.decodeTask(ev)
@@ -417,22 +424,25 @@ func (s *Server) serveEval(c *conn, str *quic.Stream, br *bufio.Reader) bool {
 	}
 
 	// The evaluation stops when the connection closes or when the client
-	// cancels the stream: its STOP_SENDING cancels str.Context().
-	ctx, cancel := context.WithCancelCause(c.qc.Context())
+	// cancels the stream: its STOP_SENDING cancels str.Context(), and
+	// watchStream sees a reset. An evaluation that ends within watchAfter
+	// (most do) is not watched: a goroutine and the read deadlines that
+	// stop it would cost more than the evaluation.
+	ctx, cancel := context.WithCancelCause(str.Context())
 	defer cancel(nil)
-	stopWatch := context.AfterFunc(str.Context(), func() { cancel(errClientCancelled) })
 	watched := make(chan struct{})
-	s.wg.Go(func() {
+	watch := time.AfterFunc(watchAfter, func() {
 		defer close(watched)
 		watchStream(br, cancel)
 	})
 	res := s.evaluate(ctx, t)
-	stopWatch()
-	// A read deadline in the past ends watchStream without consuming
-	// anything: the stream stays readable for the next Eval.
-	str.SetReadDeadline(time.Unix(1, 0))
-	<-watched
-	str.SetReadDeadline(time.Time{})
+	if !watch.Stop() {
+		// A read deadline in the past ends watchStream without consuming
+		// anything: the stream stays readable for the next Eval.
+		str.SetReadDeadline(time.Unix(1, 0))
+		<-watched
+		str.SetReadDeadline(time.Time{})
+	}
 
 	if s.log.Enabled(ctx, slog.LevelInfo) {
 		outcome := "ok"
@@ -446,7 +456,7 @@ func (s *Server) serveEval(c *conn, str *quic.Stream, br *bufio.Reader) bool {
 		}
 		s.log.Info("evaluation", attrs...)
 	}
-	if errors.Is(context.Cause(ctx), errClientCancelled) {
+	if cancelledByClient(ctx) {
 		str.CancelRead(remote.StreamCancelled)
 		str.CancelWrite(remote.StreamCancelled)
 		return false
@@ -459,6 +469,22 @@ func (s *Server) serveEval(c *conn, str *quic.Stream, br *bufio.Reader) bool {
 	}
 	return c.reply(str, res, last) && !last
 }
+
+// cancelledByClient reports whether ctx, an evaluation's context, was
+// cancelled by the client (its STOP_SENDING, or a reset watchStream saw),
+// rather than by the connection closing or a bad request.
+func cancelledByClient(ctx context.Context) bool {
+	if ctx.Err() == nil {
+		return false
+	}
+	cause := context.Cause(ctx)
+	var serr *quic.StreamError
+	return errors.Is(cause, errClientCancelled) || errors.As(cause, &serr) && serr.Remote
+}
+
+// watchAfter is how long an evaluation runs before watchStream watches its
+// stream.
+const watchAfter = time.Millisecond
 
 // watchStream watches r, an evaluation stream, while its Eval runs: the
 // client sends nothing until it has the Result. It cancels the evaluation if

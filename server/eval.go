@@ -51,11 +51,12 @@ func kindName(k remote.EvalKind) string {
 	return fmt.Sprintf("EvalKind(%d)", uint8(k))
 }
 
-// readEval reads the one message of an evaluation stream from r: an Eval in
-// a frame of at most max bytes. Anything else is an error to answer with,
-// but for a stream the client cancelled (CodeCancelled), which gets no answer.
-func readEval(r *bufio.Reader, max int) (remote.Eval, *remote.Error) {
-	t, body, err := remote.ReadFrame(r, max)
+// readEval reads the one message of an evaluation stream from br: an Eval
+// in a frame of at most max bytes, with nothing after it. Anything else is
+// an error to answer with, but for a stream the client cancelled
+// (CodeCancelled), which gets no answer.
+func readEval(br *bufio.Reader, max int) (remote.Eval, *remote.Error) {
+	t, body, err := remote.ReadFrame(br, max)
 	var serr *quic.StreamError
 	switch {
 	case errors.As(err, &serr) && serr.Remote:
@@ -70,6 +71,10 @@ func readEval(r *bufio.Reader, max int) (remote.Eval, *remote.Error) {
 		return remote.Eval{}, badRequest("bad eval message: " + err.Error())
 	case t != remote.MsgEval:
 		return remote.Eval{}, badRequest(fmt.Sprintf("bad eval message: got %s, want eval on an evaluation stream", t))
+	case br.Buffered() > 0:
+		// The client sends the next Eval only once it has this one's
+		// Result. (Bytes that arrive later are read as the next message.)
+		return remote.Eval{}, badRequest("bad eval message: " + errTrailingBytes.Error())
 	}
 	var ev remote.Eval
 	if err := remote.DecodeBody(t, body, &ev); err != nil {
@@ -155,14 +160,13 @@ func (s *Server) run(ctx context.Context, t *task) (lang.Value, error) {
 // the evaluation's context and runCtx the one it ran with (with the time
 // limit).
 func (s *Server) failure(ctx, runCtx context.Context, err error) *remote.Error {
+	if cancelledByClient(ctx) {
+		return &remote.Error{Code: remote.CodeCancelled, Message: "evaluation cancelled by the client"}
+	}
+	if errors.Is(context.Cause(ctx), errTrailingBytes) {
+		return badRequest("bad eval message: " + errTrailingBytes.Error())
+	}
 	if ctx.Err() != nil {
-		cause := context.Cause(ctx)
-		switch {
-		case errors.Is(cause, errClientCancelled):
-			return &remote.Error{Code: remote.CodeCancelled, Message: "evaluation cancelled by the client"}
-		case errors.Is(cause, errTrailingBytes):
-			return badRequest("bad eval message: " + cause.Error())
-		}
 		return &remote.Error{Code: remote.CodeDisconnected, Message: "evaluation stopped: the connection closed"}
 	}
 	e := &remote.Error{Code: remote.CodeFailed, Message: err.Error()}
