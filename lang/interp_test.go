@@ -1,6 +1,7 @@
 package lang
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -204,4 +205,80 @@ func TestDecodeJobReusesCells(t *testing.T) {
 			t.Errorf("job %d = %v, %v", n, v, err)
 		}
 	}
+}
+
+// TestJobFormat checks that EncodeJob writes exactly what Encode writes for
+// the tuple (source, file, line, name, scope), which DecodeJob reads back
+// with frozen values, and that DecodeJob names what is wrong with a bad job.
+func TestJobFormat(t *testing.T) {
+	c := mustParse(t, "y = f(x) + len(s)")
+	f := mustParse(t, "def f(a):\n    return a * k")
+	in := NewInterp("local")
+	fv, err := in.Eval(context.Background(), f, map[string]Value{"k": starlark.MakeInt(3)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	scope := map[string]Value{"x": starlark.MakeInt(14), "f": fv, "s": starlark.NewList([]Value{starlark.None})}
+	job, err := EncodeJob(c, scope)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := starlark.NewDict(3)
+	for _, name := range []string{"f", "s", "x"} {
+		d.SetKey(starlark.String(name), scope[name])
+	}
+	want, err := Encode(starlark.Tuple{starlark.String(c.Source), starlark.String(c.Pos.File), starlark.MakeInt(c.Pos.Line), starlark.String(c.Name), d})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(job, want) {
+		t.Fatalf("EncodeJob = %x\nwant        %x", job, want)
+	}
+
+	server := NewInterp("server")
+	sc, sscope, err := server.DecodeJob(job)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sc.Name != "y" || sc.Source != c.Source || len(sscope) != 3 {
+		t.Fatalf("decoded %s = %q with %d names", sc.Name, sc.Source, len(sscope))
+	}
+	if err := sscope["s"].(*starlark.List).Append(starlark.None); err == nil {
+		t.Error("a decoded scope value is not frozen")
+	}
+	if v, err := server.Eval(context.Background(), sc, sscope); err != nil || v.String() != "43" {
+		t.Errorf("y = %v, %v; want 43", v, err)
+	}
+
+	if _, err := EncodeJob(c, map[string]Value{"x": starlark.NewBuiltin("b", nil)}); err == nil || !strings.Contains(err.Error(), "cell y: cannot encode builtin_function_or_method value <built-in function b> at x") {
+		t.Errorf("EncodeJob of a builtin: %v", err)
+	}
+	dup := append([]byte(nil), want...)
+	dup = bytes.Replace(dup, []byte("\x61x"), []byte("\x61s"), 1) // the key x becomes a second s
+	for _, tc := range []struct {
+		name string
+		data []byte
+		want string
+	}{
+		{"not a tuple", encodeOrFatal(t, starlark.NewList(nil)), "decode job: decode value: offset 0: want a 5-tuple (source, file, line, name, scope)"},
+		{"short tuple", encodeOrFatal(t, starlark.Tuple{starlark.String("x = 1")}), "got a 1-tuple, want a 5-tuple"},
+		{"line zero", encodeOrFatal(t, starlark.Tuple{starlark.String("x = 1"), starlark.String("f"), starlark.MakeInt(0), starlark.String("x"), starlark.NewDict(0)}), "the line must be a positive int32"},
+		{"scope not a dict", encodeOrFatal(t, starlark.Tuple{starlark.String("x = 1"), starlark.String("f"), starlark.MakeInt(1), starlark.String("x"), starlark.NewList(nil)}), "want the scope, a dict"},
+		{"duplicate name", dup, `duplicate dict key "s"`},
+		{"trailing bytes", append(want[:len(want):len(want)], 0), "1 trailing bytes after the value"},
+		{"another cell", encodeOrFatal(t, starlark.Tuple{starlark.String("x = 1"), starlark.String("f"), starlark.MakeInt(1), starlark.String("z"), starlark.NewDict(0)}), "code defines x, not z"},
+	} {
+		if _, _, err := server.DecodeJob(tc.data); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: DecodeJob: %v, want an error with %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+func encodeOrFatal(t *testing.T, v Value) []byte {
+	t.Helper()
+	b, err := Encode(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

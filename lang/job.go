@@ -2,7 +2,8 @@ package lang
 
 import (
 	"fmt"
-	"sort"
+	"math"
+	"slices"
 
 	"go.starlark.net/starlark"
 )
@@ -11,60 +12,141 @@ import (
 // the source is (for positions in errors), its name, and scope, the values of
 // the cells it uses. The encoding is deterministic: equal jobs encode to equal
 // bytes, so Hash of it identifies the computation.
+//
+// A job is the tuple (source, file, line, name, scope), scope being a dict
+// from names to values in the order of the names. It is written here
+// directly, as Encode would write that tuple, without building it.
 func EncodeJob(c *Cell, scope map[string]Value) ([]byte, error) {
 	names := make([]string, 0, len(scope))
 	for name := range scope {
 		names = append(names, name)
 	}
-	sort.Strings(names)
-	d := starlark.NewDict(len(names))
+	slices.Sort(names)
+	e := encoder{buf: make([]byte, 0, 64+len(c.Source)), capture: captureFunc}
+	e.head(majorTag, tagTuple)
+	e.head(majorArray, 5)
+	e.string(c.Source)
+	e.string(c.Pos.File)
+	e.int64(int64(c.Pos.Line))
+	e.string(c.Name)
+	e.head(majorTag, tagDict)
+	e.head(majorArray, 2*uint64(len(names)))
 	for _, name := range names {
-		if err := d.SetKey(starlark.String(name), scope[name]); err != nil {
-			return nil, err
+		e.string(name)
+		if err := e.value(scope[name]); err != nil {
+			return nil, fmt.Errorf("cell %s: %w", c.Name, err.in(name).finish())
 		}
 	}
-	job := starlark.Tuple{
-		starlark.String(c.Source), starlark.String(c.Pos.File), starlark.MakeInt(c.Pos.Line),
-		starlark.String(c.Name), d,
-	}
-	data, err := Encode(job)
-	if err != nil {
-		return nil, fmt.Errorf("cell %s: %w", c.Name, err)
-	}
-	return data, nil
+	return e.buf, nil
 }
 
 // DecodeJob decodes a job made by EncodeJob, making its functions in in.
+// The values of the scope are frozen.
 func (in *Interp) DecodeJob(data []byte) (*Cell, map[string]Value, error) {
-	v, err := in.Decode(data)
+	c, scope, err := in.decodeJob(data)
 	if err != nil {
 		return nil, nil, fmt.Errorf("decode job: %w", err)
 	}
-	t, ok := v.(starlark.Tuple)
-	if !ok || len(t) != 5 {
-		return nil, nil, fmt.Errorf("decode job: got %s, want a 5-tuple", v.Type())
+	return c, scope, nil
+}
+
+func (in *Interp) decodeJob(data []byte) (*Cell, map[string]Value, error) {
+	limits := DecodeLimits{}.orDefaults()
+	if len(data) > limits.MaxSize {
+		return nil, nil, &DecodeError{Msg: fmt.Sprintf("%d bytes exceed the limit of %d", len(data), limits.MaxSize)}
 	}
-	src, ok1 := starlark.AsString(t[0])
-	file, ok2 := starlark.AsString(t[1])
-	line, err3 := starlark.AsInt32(t[2])
-	name, ok4 := starlark.AsString(t[3])
-	d, ok5 := t[4].(*starlark.Dict)
-	if !ok1 || !ok2 || err3 != nil || line < 1 || !ok4 || !ok5 {
-		return nil, nil, fmt.Errorf("decode job: malformed fields")
+	d := decoder{data: data, maxNesting: limits.MaxNesting, makeFunc: in.makeFunc}
+	const job = "a 5-tuple (source, file, line, name, scope)"
+	if n, err := d.arrayOf(tagTuple, job); err != nil || n != 5 {
+		if err == nil {
+			err = d.errorf(0, "got a %d-tuple, want %s", n, job)
+		}
+		return nil, nil, err
 	}
-	c, err := in.jobCell(cellKey{file, int(line), src, name})
+	var k cellKey
+	var err error
+	if k.src, err = d.textString(); err != nil {
+		return nil, nil, err
+	}
+	if k.file, err = d.textString(); err != nil {
+		return nil, nil, err
+	}
+	at := d.off
+	major, _, line, err := d.head()
 	if err != nil {
 		return nil, nil, err
 	}
-	scope := make(map[string]Value, d.Len())
-	for _, item := range d.Items() {
-		k, ok := starlark.AsString(item[0])
-		if !ok {
-			return nil, nil, fmt.Errorf("decode job: scope key is %s, want string", item[0].Type())
+	if major != majorUint || line < 1 || line > math.MaxInt32 {
+		return nil, nil, d.errorf(at, "the line must be a positive int32")
+	}
+	k.line = int(line)
+	if k.name, err = d.textString(); err != nil {
+		return nil, nil, err
+	}
+	at = d.off
+	n, err := d.arrayOf(tagDict, "the scope, a dict")
+	if err != nil {
+		return nil, nil, err
+	}
+	if n%2 != 0 {
+		return nil, nil, d.errorf(at, "a dict needs an even number of items, not %d", n)
+	}
+	scope := make(map[string]Value, n/2)
+	for range n / 2 {
+		at := d.off
+		name, err := d.textString()
+		if err != nil {
+			return nil, nil, err
 		}
-		scope[k] = item[1]
+		v, err := d.value()
+		if err != nil {
+			return nil, nil, err
+		}
+		if _, dup := scope[name]; dup {
+			return nil, nil, d.errorf(at, "duplicate dict key %q", name)
+		}
+		v.Freeze()
+		scope[name] = v
+	}
+	if d.off != len(data) {
+		return nil, nil, d.errorf(d.off, "%d trailing bytes after the value", len(data)-d.off)
+	}
+	c, err := in.jobCell(k)
+	if err != nil {
+		return nil, nil, err
 	}
 	return c, scope, nil
+}
+
+// arrayOf reads the heads of a tag and of the array it tags at d.off, and
+// returns the array's length. what names the value expected, for errors.
+func (d *decoder) arrayOf(tag uint64, what string) (uint64, error) {
+	at := d.off
+	major, _, got, err := d.head()
+	if err != nil {
+		return 0, err
+	}
+	if major != majorTag || got != tag {
+		return 0, d.errorf(at, "want %s", what)
+	}
+	return d.arrayHead(tag)
+}
+
+// textString reads a text string at d.off.
+func (d *decoder) textString() (string, error) {
+	at := d.off
+	major, _, n, err := d.head()
+	if err != nil {
+		return "", err
+	}
+	if major != majorText {
+		return "", d.errorf(at, "want a string, not %s", majorName(major))
+	}
+	v, err := d.text(at, n)
+	if err != nil {
+		return "", err
+	}
+	return string(v.(starlark.String)), nil
 }
 
 // cellKey identifies the code of a job.
