@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 
 	"github.com/fxamacker/cbor/v2"
@@ -41,6 +42,14 @@ var ErrTooLarge = errors.New("message too large")
 // The item's array header and type (always under 24: one byte) are written
 // by hand, so the body is encoded once.
 func AppendFrame(dst []byte, t MsgType, body any) ([]byte, error) {
+	switch b := body.(type) {
+	case Eval:
+		return appendFrameFunc(dst, t, b, appendEval, 16+len(b.Job)), nil
+	case Result:
+		if b.Error == nil {
+			return appendFrameFunc(dst, t, b, appendResult, 16+len(b.Value)), nil
+		}
+	}
 	enc, _ := wireModes()
 	b, err := enc.Marshal(body)
 	if err != nil {
@@ -49,6 +58,23 @@ func AppendFrame(dst []byte, t MsgType, body any) ([]byte, error) {
 	dst = quicvarint.Append(dst, uint64(2+len(b)))
 	dst = append(dst, 0x82, byte(t))
 	return append(dst, b...), nil
+}
+
+// appendFrameFunc appends the frame of a message of type t whose body
+// appendBody appends, and which is about size bytes long.
+func appendFrameFunc[T any](dst []byte, t MsgType, body T, appendBody func([]byte, T) []byte, size int) []byte {
+	// The item is appended after room for the longest length, which is
+	// then written in its shortest form, and the item moved up to it.
+	const room = 8
+	start := len(dst)
+	dst = slices.Grow(dst, room+2+size)
+	dst = append(dst, make([]byte, room)...)
+	dst = appendBody(append(dst, 0x82, byte(t)), body)
+	n := uint64(len(dst) - start - room)
+	l := quicvarint.Len(n)
+	quicvarint.Append(dst[:start], n)
+	copy(dst[start+l:], dst[start+room:])
+	return dst[:len(dst)-room+l]
 }
 
 // WriteFrame writes one message to w in a single Write.
@@ -116,11 +142,30 @@ func ParseFrame(item []byte) (MsgType, cbor.RawMessage, error) {
 }
 
 // DecodeBody decodes the body of a message of type t into v, which must be a
-// pointer to the type's struct (for example *Hello for MsgHello).
+// pointer to the type's struct (for example *Hello for MsgHello). The byte
+// slices of an Eval or a Result may point into body.
 func DecodeBody(t MsgType, body cbor.RawMessage, v any) error {
+	switch m := v.(type) {
+	case *Eval:
+		if parseEval(body, m) {
+			return nil
+		}
+	case *Result:
+		if parseResult(body, m) {
+			return nil
+		}
+	}
 	_, dec := wireModes()
 	if err := dec.Unmarshal(body, v); err != nil {
 		return fmt.Errorf("decode %s: %w", t, err)
 	}
 	return nil
+}
+
+// FrameBuffered reports whether br holds a whole frame already, so that
+// ReadFrame will not wait for the network.
+func FrameBuffered(br *bufio.Reader) bool {
+	b, _ := br.Peek(br.Buffered())
+	n, l, err := quicvarint.Parse(b)
+	return err == nil && n <= uint64(len(b)-l)
 }
