@@ -101,22 +101,30 @@ func (in *Interp) Call(ctx context.Context, fn Value, args ...Value) (Value, err
 	return result, nil
 }
 
-// run runs body in a new thread that stops when ctx is done or the step limit
+// run runs body in a thread that stops when ctx is done or the step limit
 // is reached, and converts its error.
 func (in *Interp) run(ctx context.Context, name string, body func(*starlark.Thread) (starlark.StringDict, error)) (starlark.StringDict, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	thread := &starlark.Thread{Name: name, Print: func(*starlark.Thread, string) {}}
 	maxSteps := in.MaxSteps
 	if maxSteps == 0 {
 		maxSteps = DefaultMaxSteps
 	}
+	pt := threadPool.Get().(*pooledThread)
+	thread := &pt.thread
+	thread.Name, thread.Steps = name, 0
 	thread.SetMaxExecutionSteps(maxSteps)
-	thread.SetLocal(threadKey, &evalState{in: in, ctx: ctx})
+	pt.state = evalState{in: in, ctx: ctx}
 	stop := context.AfterFunc(ctx, func() { thread.Cancel(context.Cause(ctx).Error()) })
-	defer stop()
 	globals, err := body(thread)
+	if stop() && err == nil && thread.Steps < maxSteps {
+		// Never cancelled (the step limit cancels too): the thread can
+		// run the next evaluation.
+		pt.state = evalState{}
+		threadPool.Put(pt)
+		return globals, nil
+	}
 	if err == nil {
 		return globals, nil
 	}
@@ -212,6 +220,22 @@ func IsBuiltin(name string) bool {
 // name in provides.
 func (in *Interp) IsBuiltin(name string) bool {
 	return in.builtinDict().Has(name) || starlark.Universe.Has(name)
+}
+
+// threadPool keeps the threads of evaluations that ended well, for the
+// next: a thread's locals and stack are allocated once, as when Starlark's
+// REPL runs one statement after another in one thread.
+var threadPool = sync.Pool{New: func() any {
+	pt := new(pooledThread)
+	pt.thread.Print = func(*starlark.Thread, string) {}
+	pt.thread.SetLocal(threadKey, &pt.state)
+	return pt
+}}
+
+// pooledThread is a thread and the state its builtins find in it.
+type pooledThread struct {
+	thread starlark.Thread
+	state  evalState
 }
 
 func state(thread *starlark.Thread) *evalState {
