@@ -32,6 +32,30 @@ func TestEvalStepLimit(t *testing.T) {
 	}
 }
 
+// TestEvalAfterStop checks that evaluations after one stopped by the step
+// limit or by cancellation run in full, with the whole step limit: a
+// stopped thread is never reused.
+func TestEvalAfterStop(t *testing.T) {
+	in := &Interp{Where: "local", MaxSteps: 10_000}
+	long := mustParse(t, "x = [i for i in range(1000000)]")
+	short := mustParse(t, "y = len([i for i in range(1000)])")
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	for range 3 {
+		if _, err := in.Eval(context.Background(), long, nil); err == nil {
+			t.Fatal("the long cell ran within the step limit")
+		}
+		if _, err := in.Eval(cancelled, short, nil); !errors.Is(err, context.Canceled) {
+			t.Fatalf("the short cell with a cancelled context: %v", err)
+		}
+		for range 3 {
+			if v, err := in.Eval(context.Background(), short, nil); err != nil || v.String() != "1000" {
+				t.Fatalf("y = %v, %v after a stopped evaluation", v, err)
+			}
+		}
+	}
+}
+
 func TestEvalCancel(t *testing.T) {
 	in := NewInterp("local")
 	c := ParseCell("t.sp", 1, "def spin():\n    while True:\n        pass")
