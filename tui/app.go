@@ -32,6 +32,11 @@
 //     Options.StateDir. A clean quit removes the journal; finding one at
 //     start means the last run ended otherwise, and its cells are restored.
 //     One sperse-tui per state directory: two would share a journal.
+//   - :record FILE (or Model.Record) records the session: what is typed at
+//     the prompt (commands too), the engine's events, the servers joining
+//     and leaving, and :mark's markers, written by a goroutine of its own
+//     in the order they happened (see record.go). Replay (replay.go) plays
+//     such a recording on the same screen (screen.go), evaluating nothing.
 package tui
 
 import (
@@ -41,7 +46,6 @@ import (
 	"strings"
 	"time"
 
-	"charm.land/bubbles/v2/help"
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
@@ -83,55 +87,37 @@ const (
 	focusInspector
 	focusServers
 	focusLog
-	numFocus
 )
 
 // Model is the root model of the program. Make it with New, run it with
 // tea.NewProgram, and Close it when the program has ended.
 type Model struct {
+	screen
 	opts   Options
 	engine *reactive.Engine
 	sub    *reactive.Subscription
-	st     *Styles
 	keys   globalKeys
-	cells  *store
 
-	grid  grid
-	input input
-	insp  inspector
-	srv   serversPane
-	logp  logPane
-	help  help.Model
-
-	focus      focus
-	side       focus // the side pane shown: inspector, servers or log
-	showHelp   bool
-	helpText   textView // the full help when it must scroll
-	helpScroll bool     // the full help does not fit: it scrolls
-
-	width, height int
-	lay           layout
-
-	frame   int  // the spinner's frame
 	ticking bool // a tickMsg is on its way
-	now     time.Time
 
-	status     string
-	statusBad  bool
 	candidates []string // completions shown in the status line
 
 	quitArmed bool // a Ctrl-C said how to quit: the next one quits
 	clean     bool // the user quit: the journal goes
 
 	anon    int    // the last anonymous cell's number
-	selName string // the selected cell
-	wantSel string // a cell just defined, selected when it appears
 	editing string // an anonymous cell loaded for editing: its name is kept
 
 	history     *appender
 	journal     *appender
 	journalPath string
+
+	rec recorder // the recording of the session, if one runs
 }
+
+// livePanes are the panes of a live workspace, in the order Tab goes
+// through them.
+var livePanes = []focus{focusInput, focusGrid, focusInspector, focusServers, focusLog}
 
 // New returns the model of a workspace. It subscribes to the engine at
 // once, so no event is missed.
@@ -143,23 +129,15 @@ func New(opts Options) *Model {
 		opts.Theme = themes.Dark()
 	}
 	m := &Model{
+		screen: newScreen("sperse", opts.Theme, livePanes),
 		opts:   opts,
 		engine: opts.Engine,
 		keys:   newGlobalKeys(),
-		cells:  newStore(),
-		grid:   newGrid(),
-		input:  newInput(),
-		insp:   newInspector(),
-		srv:    newServersPane(""),
-		logp:   newLogPane(),
-		help:   help.New(),
-		side:   focusInspector,
-		now:    opts.Now(),
 	}
+	m.now = opts.Now()
 	if opts.Servers == nil {
 		m.srv.none = "in-process evaluator"
 	}
-	m.setTheme(opts.Theme)
 	m.sub = m.engine.Subscribe()
 	for _, v := range m.engine.Cells() {
 		m.cells.set(v)
@@ -175,15 +153,17 @@ func New(opts Options) *Model {
 	return m
 }
 
-// Close ends the subscription and writes what is pending to the history and
-// the journal. If the user quit (rather than the program being killed), the
-// journal is removed: there is nothing to restore. Call it after the program
-// has ended.
+// Close ends the subscription and the recording, if one runs, and writes
+// what is pending to the history and the journal. If the user quit (rather
+// than the program being killed), the journal is removed: there is nothing
+// to restore. Call it after the program has ended.
 func (m *Model) Close() error {
 	m.sub.Close()
-	var err error
+	err := m.rec.stop()
 	if m.history != nil {
-		err = m.history.Close()
+		if herr := m.history.Close(); err == nil {
+			err = herr
+		}
 	}
 	if m.journal != nil {
 		if jerr := m.journal.Close(); err == nil {
@@ -218,6 +198,9 @@ func (m *Model) Init() tea.Cmd {
 	}
 	if m.opts.Servers != nil {
 		cmds = append(cmds, pollServers(m.opts.Servers), serversTick())
+	}
+	if m.rec.cur != nil { // Record was called
+		cmds = append(cmds, waitRecording(m.rec.cur))
 	}
 	cmds = append(cmds, m.startTick())
 	return tea.Batch(cmds...)
@@ -330,6 +313,8 @@ func (m *Model) handleResult(msg tea.Msg) tea.Cmd {
 		m.restored(msg)
 	case fileCompletionMsg:
 		m.completeWith(msg.word, msg.start, msg.cands)
+	case recordStartedMsg, recordEndedMsg:
+		return m.recordResult(msg)
 	}
 	return nil
 }
@@ -358,39 +343,6 @@ func (m *Model) applyEvents(evs []reactive.Event) tea.Cmd {
 	return tea.Batch(m.showSelected(), m.startTick())
 }
 
-// syncSelection keeps the selection on the selected cell as cells come and
-// go, and selects a cell just defined once it appears.
-func (m *Model) syncSelection() {
-	if m.wantSel != "" {
-		if i, ok := m.cells.index[m.wantSel]; ok {
-			m.selName, m.wantSel = m.wantSel, ""
-			m.grid.sel = i
-		}
-	}
-	if i, ok := m.cells.index[m.selName]; ok {
-		m.grid.sel = i
-	}
-	m.grid.clamp(m.cells.len())
-	if m.cells.len() > 0 {
-		m.selName = m.cells.items[m.grid.sel].view.Name
-	} else {
-		m.selName = ""
-	}
-}
-
-// showSelected points the inspector at the selected cell.
-func (m *Model) showSelected() tea.Cmd {
-	return m.insp.Show(m.cells.get(m.selName), m.cells, m.st)
-}
-
-// selected returns the selected cell, or nil.
-func (m *Model) selected() *item { return m.cells.get(m.selName) }
-
-func (m *Model) setTheme(t themes.Theme) {
-	m.st = newStyles(t)
-	m.help.Styles = m.st.Help
-}
-
 // inform shows a message in the status line, and logs it.
 func (m *Model) inform(s string) {
 	m.status, m.statusBad, m.candidates = s, false, nil
@@ -403,32 +355,13 @@ func (m *Model) fail(s string) {
 	m.logp.note(m.opts.Now(), s, true)
 }
 
-func (m *Model) setFocus(f focus) {
-	m.focus = f
-	if f == focusInspector || f == focusServers || f == focusLog {
-		m.side = f
-	}
-}
-
 // handleKey handles a key press: the global keys first, then the focused
 // pane's.
 func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 	armed := m.quitArmed
 	m.quitArmed = false
-	if m.showHelp {
-		switch msg.String() {
-		case "ctrl+c", "ctrl+d":
-		case "up", "k", "down", "j", "pgup", "pgdown", "space":
-			if m.helpScroll {
-				m.insp.keys.scroll(&m.helpText, msg)
-				return nil
-			}
-			m.showHelp = false
-			return nil
-		default:
-			m.showHelp = false
-			return nil
-		}
+	if m.showHelp && m.helpKey(msg, m.insp.keys) {
+		return nil
 	}
 	switch {
 	case key.Matches(msg, m.keys.Interrupt):
@@ -436,10 +369,10 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, m.keys.Quit) && (m.focus != focusInput || m.input.Empty()):
 		return m.quit()
 	case key.Matches(msg, m.keys.Prev):
-		m.setFocus((m.focus + numFocus - 1) % numFocus)
+		m.cycleFocus(-1)
 		return nil
 	case key.Matches(msg, m.keys.Next) && !(m.focus == focusInput && m.canComplete()):
-		m.setFocus((m.focus + 1) % numFocus)
+		m.cycleFocus(1)
 		return nil
 	case msg.String() == "f1" || m.focus != focusInput && key.Matches(msg, m.keys.Help):
 		m.showHelp = true
@@ -523,6 +456,9 @@ func (m *Model) submit(text string) tea.Cmd {
 		m.history.Append(historyLine(text))
 	}
 	m.input.Reset()
+	if m.rec.cur != nil && text != "" {
+		m.rec.cur.typed(text)
+	}
 	editing := m.editing
 	m.editing = ""
 	if strings.HasPrefix(strings.TrimSpace(text), ":") {
@@ -634,10 +570,7 @@ func (m *Model) updateGrid(msg tea.KeyPressMsg) tea.Cmd {
 	it := m.selected()
 	switch action {
 	case gridMoved:
-		if m.cells.len() > 0 {
-			m.selName = m.cells.items[m.grid.sel].view.Name
-		}
-		return m.showSelected()
+		return m.gridMovedTo()
 	case gridEdit:
 		if it != nil && it.view.Cell != nil {
 			m.input.SetValue(it.view.Cell.Source)

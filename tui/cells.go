@@ -187,21 +187,23 @@ func firstLine(s string) string {
 	return s
 }
 
-// formatDuration prints d briefly: 850µs, 12ms, 1.3s, 2m05s.
+// formatDuration prints d briefly: 850µs, 12ms, 1.3s, 2m05s. The figures
+// are cut, not rounded: a recording keeps durations to the microsecond, and
+// cutting that again shows what the session showed.
 func formatDuration(d time.Duration) string {
 	switch {
 	case d <= 0:
 		return "0s"
 	case d < time.Millisecond:
-		return d.Round(time.Microsecond).String()
+		return d.Truncate(time.Microsecond).String()
 	case d < 10*time.Millisecond:
-		return d.Round(10 * time.Microsecond).String()
+		return d.Truncate(10 * time.Microsecond).String()
 	case d < time.Second:
-		return d.Round(time.Millisecond).String()
+		return d.Truncate(time.Millisecond).String()
 	case d < time.Minute:
-		return d.Round(100 * time.Millisecond).String()
+		return d.Truncate(100 * time.Millisecond).String()
 	}
-	d = d.Round(time.Second)
+	d = d.Truncate(time.Second)
 	m := d / time.Minute
 	sec := (d % time.Minute) / time.Second
 	return strings.TrimSuffix(time.Duration(m*time.Minute).String(), "0s") + twoDigits(int(sec)) + "s"

@@ -19,8 +19,9 @@ type command struct {
 	args  string // for help: the arguments
 	help  string
 	run   func(m *Model, args []string) tea.Cmd
-	nargs int  // arguments wanted; -1 for one or more
+	nargs int  // arguments wanted; -1 for one or more, -2 for none or one
 	arg   byte // what the argument completes to: 'c' cells, 't' themes, 's' servers, 'f' files
+	rest  bool // the argument is the rest of the line, spaces and all (a path, a text)
 }
 
 // commands returns the ":" commands, in the order :help lists them.
@@ -29,8 +30,10 @@ func commands() []command {
 		{name: "del", args: "NAME...", help: "delete cells", nargs: -1, arg: 'c', run: (*Model).cmdDelete},
 		{name: "rerun", args: "NAME...", help: "evaluate cells again", nargs: -1, arg: 'c', run: (*Model).cmdRerun},
 		{name: "cancel", args: "[NAME]", help: "cancel a cell's evaluation (the selected cell)", nargs: -2, arg: 'c', run: (*Model).cmdCancel},
-		{name: "load", args: "FILE", help: "load a workspace file", nargs: 1, arg: 'f', run: (*Model).cmdLoad},
-		{name: "save", args: "FILE", help: "save the workspace to a file", nargs: 1, arg: 'f', run: (*Model).cmdSave},
+		{name: "load", args: "FILE", help: "load a workspace file", nargs: 1, arg: 'f', rest: true, run: (*Model).cmdLoad},
+		{name: "save", args: "FILE", help: "save the workspace to a file", nargs: 1, arg: 'f', rest: true, run: (*Model).cmdSave},
+		{name: "record", args: "FILE|stop", help: "record the session to FILE (:record stop ends it)", nargs: -2, arg: 'f', rest: true, run: (*Model).cmdRecord},
+		{name: "mark", args: "TEXT", help: "mark this moment in the recording", nargs: -1, rest: true, run: (*Model).cmdMark},
 		{name: "theme", args: "NAME", help: "change the theme", nargs: 1, arg: 't', run: (*Model).cmdTheme},
 		{name: "connect", args: "ADDR", help: "connect to a server (HOST:PORT[#sha256:FP])", nargs: 1, run: (*Model).cmdConnect},
 		{name: "disconnect", args: "NAME", help: "disconnect a server", nargs: 1, arg: 's', run: (*Model).cmdDisconnect},
@@ -74,8 +77,8 @@ func (m *Model) runCommand(text string) tea.Cmd {
 		return nil
 	}
 	args := fields[1:]
-	if c.arg == 'f' && len(args) > 1 {
-		// A path is the rest of the line: it may have spaces.
+	if c.rest && len(args) > 1 {
+		// A path or a text is the rest of the line: it may have spaces.
 		rest := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(text), ":"))
 		args = []string{strings.TrimSpace(rest[len(fields[0]):])}
 	}

@@ -238,28 +238,36 @@ func TestGolden(t *testing.T) {
 			t.Run(name, func(t *testing.T) {
 				m := tc.make(t, size[0], size[1])
 				content, _ := m.render()
-				checkScreen(t, content, size[0], size[1])
-				var buf bytes.Buffer
-				w := &colorprofile.Writer{Forward: &buf, Profile: colorprofile.ANSI256}
-				if _, err := w.Write([]byte(content + "\n")); err != nil {
-					t.Fatal(err)
-				}
-				path := filepath.Join("testdata", name+".golden")
-				if *update {
-					if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-						t.Fatal(err)
-					}
-					return
-				}
-				want, err := os.ReadFile(path)
-				if err != nil {
-					t.Fatalf("%v (run go test ./tui -run TestGolden -update to make it)", err)
-				}
-				if got := buf.String(); got != string(want) {
-					t.Errorf("the screen differs from %s (run with -update if the change is meant):\n%s", path, lineDiff(stripped(string(want)), stripped(got)))
-				}
+				compareGolden(t, content, name, size[0], size[1])
 			})
 		}
+	}
+}
+
+// compareGolden checks that content is a screen of w×h and compares it,
+// drawn with the 256-colour profile, with testdata/NAME.golden; with
+// -update it rewrites the file.
+func compareGolden(t *testing.T, content, name string, w, h int) {
+	t.Helper()
+	checkScreen(t, content, w, h)
+	var buf bytes.Buffer
+	cw := &colorprofile.Writer{Forward: &buf, Profile: colorprofile.ANSI256}
+	if _, err := cw.Write([]byte(content + "\n")); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join("testdata", name+".golden")
+	if *update {
+		if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./tui -run %s -update to make it)", err, t.Name())
+	}
+	if got := buf.String(); got != string(want) {
+		t.Errorf("the screen differs from %s (run with -update if the change is meant):\n%s", path, lineDiff(stripped(string(want)), stripped(got)))
 	}
 }
 

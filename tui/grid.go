@@ -25,6 +25,8 @@ type grid struct {
 	width, height int // inside the pane's border
 	sel           int // the selected cell's index
 	top           int // the first visible row of cards
+	// empty is what the grid shows with no cells; nil means emptyWorkspace.
+	empty func(st *Styles, width int) []string
 }
 
 func newGrid() grid { return grid{keys: newGridKeys()} }
@@ -146,7 +148,11 @@ func (g *grid) View(s *store, st *Styles, frame int, now time.Time) []string {
 	lines := make([]string, 0, g.height)
 	blank := strings.Repeat(" ", g.width)
 	if s.len() == 0 {
-		for _, l := range emptyWorkspace(st, g.width) {
+		empty := g.empty
+		if empty == nil {
+			empty = emptyWorkspace
+		}
+		for _, l := range empty(st, g.width) {
 			lines = append(lines, pad(l, g.width))
 		}
 		for len(lines) < g.height {

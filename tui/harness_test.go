@@ -20,7 +20,10 @@ import (
 // come back through a channel to Update.
 type harness struct {
 	t      *testing.T
-	m      *Model
+	m      *Model  // a live workspace; nil for a replay
+	r      *Replay // a replay; nil for a live workspace
+	model  tea.Model
+	render func() (string, *tea.Cursor)
 	engine *reactive.Engine
 	msgs   chan tea.Msg
 	done   chan struct{}
@@ -83,20 +86,39 @@ func newHarness(t *testing.T, opts Options, w, h int) *harness {
 	if opts.Engine == nil {
 		opts.Engine = newEngine(t)
 	}
-	hs := &harness{t: t, engine: opts.Engine, msgs: make(chan tea.Msg, 1024), done: make(chan struct{})}
+	hs := &harness{t: t, engine: opts.Engine}
 	hs.m = New(opts)
-	t.Cleanup(hs.stop)
-	hs.exec(hs.m.Init())
-	hs.send(tea.WindowSizeMsg{Width: w, Height: h})
+	hs.start(hs.m, hs.m.render, w, h)
 	return hs
+}
+
+// newReplayHarness starts a replay of opts at the given size.
+func newReplayHarness(t *testing.T, opts ReplayOptions, w, h int) *harness {
+	t.Helper()
+	hs := &harness{t: t}
+	hs.r = NewReplay(opts)
+	hs.start(hs.r, hs.r.render, w, h)
+	return hs
+}
+
+func (h *harness) start(m tea.Model, render func() (string, *tea.Cursor), w, ht int) {
+	h.model, h.render = m, render
+	h.msgs, h.done = make(chan tea.Msg, 1024), make(chan struct{})
+	h.t.Cleanup(h.stop)
+	h.exec(m.Init())
+	h.send(tea.WindowSizeMsg{Width: w, Height: ht})
 }
 
 func (h *harness) stop() { h.once.Do(h.stopOnce) }
 
 func (h *harness) stopOnce() {
-	h.engine.Close()
-	if err := h.m.Close(); err != nil {
-		h.t.Errorf("Close: %v", err)
+	if h.engine != nil {
+		h.engine.Close()
+	}
+	if h.m != nil {
+		if err := h.m.Close(); err != nil {
+			h.t.Errorf("Close: %v", err)
+		}
 	}
 	close(h.done)
 	h.wg.Wait()
@@ -146,7 +168,7 @@ func (h *harness) send(msg tea.Msg) {
 		h.quit = true
 		return
 	}
-	_, cmd := h.m.Update(msg)
+	_, cmd := h.model.Update(msg)
 	h.exec(cmd)
 }
 
@@ -217,7 +239,7 @@ func (h *harness) enter(s string) {
 
 // screen returns the screen as plain text.
 func (h *harness) screen() string {
-	content, _ := h.m.render()
+	content, _ := h.render()
 	return ansi.Strip(content)
 }
 

@@ -193,3 +193,54 @@ func (k serverKeys) ShortHelp() []key.Binding {
 func (k serverKeys) FullHelp() [][]key.Binding {
 	return [][]key.Binding{{k.Up, k.Connect, k.Disconnect, k.Leave}}
 }
+
+// replayKeys are the keys of a replay (sperse-tui --replay).
+type replayKeys struct {
+	Pause      key.Binding
+	Faster     key.Binding
+	Slower     key.Binding
+	Step       key.Binding
+	Back       key.Binding
+	NextMarker key.Binding
+	PrevMarker key.Binding
+	Next       key.Binding
+	Prev       key.Binding
+	Help       key.Binding
+	Quit       key.Binding
+}
+
+func newReplayKeys() replayKeys {
+	return replayKeys{
+		Pause:      key.NewBinding(key.WithKeys("space"), key.WithHelp("space", "pause")),
+		Faster:     key.NewBinding(key.WithKeys("+", "="), key.WithHelp("+/-", "speed")),
+		Slower:     key.NewBinding(key.WithKeys("-", "_"), key.WithHelp("-", "slower")),
+		Step:       key.NewBinding(key.WithKeys("."), key.WithHelp("./,", "step")),
+		Back:       key.NewBinding(key.WithKeys(","), key.WithHelp(",", "step back")),
+		NextMarker: key.NewBinding(key.WithKeys("]"), key.WithHelp("]/[", "marker")),
+		PrevMarker: key.NewBinding(key.WithKeys("["), key.WithHelp("[", "previous marker")),
+		Next:       key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "pane")),
+		Prev:       key.NewBinding(key.WithKeys("shift+tab"), key.WithHelp("shift+tab", "previous pane")),
+		Help:       key.NewBinding(key.WithKeys("?", "f1"), key.WithHelp("?", "keys")),
+		Quit:       key.NewBinding(key.WithKeys("q", "ctrl+c", "ctrl+d"), key.WithHelp("q", "quit")),
+	}
+}
+
+func (k replayKeys) ShortHelp() []key.Binding {
+	return []key.Binding{k.Pause, k.Faster, k.Step, k.NextMarker, k.Next, k.Help, k.Quit}
+}
+
+// FullHelp lists each key on its own; k is a copy, so its help is changed
+// here alone.
+func (k replayKeys) FullHelp() [][]key.Binding {
+	k.Pause.SetHelp("space", "pause, play")
+	k.Faster.SetHelp("+", "faster (×2)")
+	k.Slower.SetHelp("-", "slower (÷2)")
+	k.Step.SetHelp(".", "step forward")
+	k.NextMarker.SetHelp("]", "next marker")
+	k.Next.SetHelp("tab", "next pane")
+	k.Help.SetHelp("?", "all keys")
+	return [][]key.Binding{
+		{k.Pause, k.Faster, k.Slower, k.Step, k.Back},
+		{k.NextMarker, k.PrevMarker, k.Next, k.Prev, k.Help, k.Quit},
+	}
+}

@@ -54,6 +54,9 @@ func (p *logPane) add(e logEntry) {
 	}
 }
 
+// reset empties the log.
+func (p *logPane) reset() { p.next, p.n, p.back = 0, 0, 0 }
+
 // event logs an engine event.
 func (p *logPane) event(ev reactive.Event) {
 	v := &ev.Cell

@@ -37,6 +37,7 @@ type serversPane struct {
 	sel           int
 	width, height int
 	none          string // what to show with no remote client
+	recorded      bool   // the servers of a recording: no live figures (round trip, load)
 }
 
 func newServersPane(none string) serversPane {
@@ -164,12 +165,17 @@ func (p *serversPane) View(st *Styles, focused bool) []string {
 		if len(s.Tags) > 0 {
 			parts = append(parts, "tags "+strings.Join(s.Tags, ","))
 		}
-		if s.RTT > 0 {
-			parts = append(parts, "rtt "+formatDuration(s.RTT))
+		if len(s.Provides) > 0 {
+			parts = append(parts, "provides "+strings.Join(s.Provides, ","))
 		}
-		parts = append(parts, "in flight "+strconv.Itoa(s.ClientInFlight)+"/"+strconv.Itoa(s.InFlight))
-		if s.Queued > 0 {
-			parts = append(parts, "queued "+strconv.Itoa(s.Queued))
+		if !p.recorded {
+			if s.RTT > 0 {
+				parts = append(parts, "rtt "+formatDuration(s.RTT))
+			}
+			parts = append(parts, "in flight "+strconv.Itoa(s.ClientInFlight)+"/"+strconv.Itoa(s.InFlight))
+			if s.Queued > 0 {
+				parts = append(parts, "queued "+strconv.Itoa(s.Queued))
+			}
 		}
 		if focused && i == p.sel {
 			line1 = st.Selected.Render(ansi.Strip(line1))

@@ -5,7 +5,6 @@ import (
 	"strconv"
 	"strings"
 
-	"charm.land/bubbles/v2/help"
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
@@ -29,14 +28,14 @@ const (
 	minHeight = 8
 )
 
-func (m *Model) resize(w, h int) {
+func (m *screen) resize(w, h int) {
 	m.width, m.height = w, h
 	m.help.SetWidth(w)
 	m.layout()
 }
 
 // layout sizes the panes for the terminal and the input's height.
-func (m *Model) layout() {
+func (m *screen) layout() {
 	w, h := m.width, m.height
 	l := layout{tiny: w < minWidth || h < minHeight}
 	maxInput := max(1, min(10, h/4))
@@ -60,19 +59,40 @@ func (m *Model) layout() {
 }
 
 // View draws the screen.
-func (m *Model) View() tea.View {
-	content, cursor := m.render()
+func (m *Model) View() tea.View { return m.teaView(m.render()) }
+
+// render returns the screen's text and the cursor, if shown.
+func (m *Model) render() (string, *tea.Cursor) {
+	name := "input"
+	if m.editing != "" {
+		name = "input · editing " + m.editing
+	}
+	return m.draw(chrome{inputName: name, status: m.statusLine(), keys: m.helpLine(), help: m.helpBlocks, helpTitle: "keys and commands"})
+}
+
+// teaView is the view of the screen's content and cursor.
+func (m *screen) teaView(content string, cursor *tea.Cursor) tea.View {
 	v := tea.NewView(content)
 	v.AltScreen = true
-	v.WindowTitle = "sperse"
+	v.WindowTitle = m.title
 	if cursor != nil {
 		v.Cursor = cursor
 	}
 	return v
 }
 
-// render returns the screen's text and the cursor, if shown.
-func (m *Model) render() (string, *tea.Cursor) {
+// chrome is what the owner of a screen draws around its panes.
+type chrome struct {
+	inputName string            // the title of the input's rule
+	status    string            // the status line, under the input
+	keys      string            // the last line: the keys at hand
+	help      func() [][]string // the sections of the full help, made when it is shown
+	helpTitle string            // the title of the full help
+}
+
+// draw returns the screen's text, with c's lines, and the cursor, shown
+// when the input has the focus.
+func (m *screen) draw(c chrome) (string, *tea.Cursor) {
 	l := m.lay
 	if l.tiny {
 		note := "sperse: the terminal is too small"
@@ -83,13 +103,12 @@ func (m *Model) render() (string, *tea.Cursor) {
 	}
 	lines := make([]string, 0, m.height)
 	lines = append(lines, m.header())
-	lines = append(lines, m.body()...)
-	lines = append(lines, m.rule())
+	lines = append(lines, m.body(c)...)
+	lines = append(lines, m.rule(c.inputName))
 	inputLines, cx, cy := m.input.View(m.st, m.width, l.inputH, m.focus == focusInput)
 	inputTop := len(lines)
 	lines = append(lines, inputLines...)
-	lines = append(lines, m.statusLine())
-	lines = append(lines, m.helpLine())
+	lines = append(lines, c.status, c.keys)
 	var cursor *tea.Cursor
 	if m.focus == focusInput && !m.showHelp {
 		cursor = tea.NewCursor(cx, inputTop+cy)
@@ -98,16 +117,16 @@ func (m *Model) render() (string, *tea.Cursor) {
 }
 
 // header is the first line: the workspace's summary and where cells run.
-func (m *Model) header() string {
+func (m *screen) header() string {
 	st := m.st
-	left := st.Title.Render("sperse") + "  " + st.Text.Render(plural(m.cells.len(), "cell"))
+	left := st.Title.Render(m.title) + "  " + st.Text.Render(plural(m.cells.len(), "cell"))
 	for _, s := range []reactive.State{reactive.Running, reactive.Queued, reactive.Error, reactive.UpstreamError, reactive.Cancelled, reactive.Stale, reactive.Unavailable} {
 		if n := m.cells.counts[s]; n > 0 {
 			left += st.Muted.Render(" · ") + st.State[s].Render(strconv.Itoa(n)+" "+s.String())
 		}
 	}
 	var right string
-	if m.opts.Servers == nil {
+	if m.srv.none != "" {
 		right = m.srv.none
 	} else {
 		up := 0
@@ -127,14 +146,14 @@ func (m *Model) header() string {
 }
 
 // body returns the panes between the header and the input.
-func (m *Model) body() []string {
+func (m *screen) body(c chrome) []string {
 	l := m.lay
 	if m.showHelp {
-		title := "keys and commands · any key closes"
+		title := c.helpTitle + " · any key closes"
 		if m.helpScroll {
-			title = "keys and commands · ↑↓ scroll · any other key closes"
+			title = c.helpTitle + " · ↑↓ scroll · any other key closes"
 		}
-		return box(m.st, title, m.fullHelp(m.width-2, l.bodyH-2), m.width, l.bodyH, true)
+		return box(m.st, title, m.fullHelp(c.help(), m.width-2, l.bodyH-2), m.width, l.bodyH, true)
 	}
 	sideFocused := m.focus == focusInspector || m.focus == focusServers || m.focus == focusLog
 	if !l.wide {
@@ -151,12 +170,12 @@ func (m *Model) body() []string {
 	return out
 }
 
-func (m *Model) gridBox(w int) []string {
+func (m *screen) gridBox(w int) []string {
 	content := m.grid.View(m.cells, m.st, m.frame, m.now)
 	return box(m.st, m.grid.title(m.cells.len()), content, w, m.lay.bodyH, m.focus == focusGrid)
 }
 
-func (m *Model) sideBox(w int) []string {
+func (m *screen) sideBox(w int) []string {
 	var content []string
 	var title string
 	switch m.side {
@@ -170,27 +189,23 @@ func (m *Model) sideBox(w int) []string {
 	return box(m.st, title, content, w, m.lay.bodyH, m.focus == m.side)
 }
 
+// paneNames are the names of the panes, in the tabs.
+var paneNames = [...]string{focusInput: "input", focusGrid: "cells", focusInspector: "inspector", focusServers: "servers", focusLog: "log"}
+
 // rule is the line above the input: the input's title, and the tabs.
-func (m *Model) rule() string {
+func (m *screen) rule(name string) string {
 	st := m.st
 	border, title := st.Border, st.TitleDim
 	if m.focus == focusInput {
 		border, title = st.BorderFocus, st.Title
 	}
-	name := "input"
-	if m.editing != "" {
-		name = "input · editing " + m.editing
-	}
 	left := border.Render("── ") + title.Render(name) + border.Render(" ")
 	var tabs []string
-	for _, t := range []struct {
-		f focus
-		n string
-	}{{focusInput, "input"}, {focusGrid, "cells"}, {focusInspector, "inspector"}, {focusServers, "servers"}, {focusLog, "log"}} {
-		if t.f == m.focus {
-			tabs = append(tabs, st.Title.Render(t.n))
+	for _, f := range m.panes {
+		if f == m.focus {
+			tabs = append(tabs, st.Title.Render(paneNames[f]))
 		} else {
-			tabs = append(tabs, st.TitleDim.Render(t.n))
+			tabs = append(tabs, st.TitleDim.Render(paneNames[f]))
 		}
 	}
 	right := " " + strings.Join(tabs, st.Muted.Render(" · ")) + border.Render(" ──")
@@ -202,22 +217,35 @@ func (m *Model) rule() string {
 }
 
 // statusLine is the line under the input: the search, completions, or the
-// last message.
+// last message; and "● rec FILE" at the right while recording.
 func (m *Model) statusLine() string {
 	st := m.st
+	var s string
 	switch {
 	case m.input.search != nil:
-		s := st.Accent.Render("reverse search: ") + st.Text.Render(m.input.search.query)
+		s = st.Accent.Render("reverse search: ") + st.Text.Render(m.input.search.query)
 		if m.input.SearchFailed() {
 			s += st.ErrorText.Render("  (no match)")
 		}
-		return pad(s+st.Muted.Render("  ctrl+r older · enter take · esc cancel"), m.width)
+		s += st.Muted.Render("  ctrl+r older · enter take · esc cancel")
 	case len(m.candidates) > 0:
-		return pad(st.Muted.Render(strings.Join(m.candidates, "  ")), m.width)
+		s = st.Muted.Render(strings.Join(m.candidates, "  "))
 	case m.statusBad:
-		return pad(st.ErrorText.Render(oneLine(m.status)), m.width)
+		s = st.ErrorText.Render(oneLine(m.status))
+	default:
+		s = st.Muted.Render(oneLine(m.status))
 	}
-	return pad(st.Muted.Render(oneLine(m.status)), m.width)
+	return withRight(s, m.rec.indicator(st), m.width)
+}
+
+// withRight returns left, cut to leave room for right, then right at
+// the end of a line of w columns.
+func withRight(left, right string, w int) string {
+	rw := ansi.StringWidth(right)
+	if rw == 0 || rw+2 > w {
+		return pad(left, w)
+	}
+	return pad(left, w-rw-1) + " " + right
 }
 
 // helpLine shows the keys of the focused pane.
@@ -243,31 +271,33 @@ func (m *Model) helpLine() string {
 // and the commands.
 func (m *Model) helpBlocks() [][]string {
 	st := m.st
-	var blocks [][]string
-	section := func(name string, k help.KeyMap) {
-		b := []string{st.Title.Render(name)}
-		for _, l := range strings.Split(m.help.FullHelpView(k.FullHelp()), "\n") {
-			b = append(b, "  "+l)
-		}
-		blocks = append(blocks, append(b, ""))
-	}
-	section("everywhere", m.keys)
 	cmds := []string{st.Title.Render("commands")}
 	for _, c := range commands() {
 		cmds = append(cmds, "  "+st.Accent.Render(padRight(":"+c.name+" "+c.args, 17))+st.Muted.Render(c.help))
 	}
-	blocks = append(blocks, append(cmds, ""))
-	section("input", m.input.keys)
-	section("cells", m.grid.keys)
-	section("inspector and log", m.insp.keys)
-	section("servers", m.srv.keys)
-	return blocks
+	return [][]string{
+		m.helpSection("everywhere", m.keys.FullHelp()),
+		append(cmds, ""),
+		m.helpSection("input", m.input.keys.FullHelp()),
+		m.helpSection("cells", m.grid.keys.FullHelp()),
+		m.helpSection("inspector and log", m.insp.keys.FullHelp()),
+		m.helpSection("servers", m.srv.keys.FullHelp()),
+	}
+}
+
+// helpSection is a section of the full help: a title and the keys, in
+// columns.
+func (m *screen) helpSection(name string, keys [][]key.Binding) []string {
+	b := []string{m.st.Title.Render(name)}
+	for _, l := range strings.Split(m.help.FullHelpView(keys), "\n") {
+		b = append(b, "  "+l)
+	}
+	return append(b, "")
 }
 
 // fullHelp returns the full help for a box of width×height: in columns if
 // they fit, else in one column that scrolls.
-func (m *Model) fullHelp(width, height int) []string {
-	blocks := m.helpBlocks()
+func (m *screen) fullHelp(blocks [][]string, width, height int) []string {
 	if lines, ok := flowColumns(blocks, width, height); ok {
 		m.helpScroll = false
 		return lines

@@ -4,8 +4,9 @@
 //
 // Usage:
 //
-//	sperse-tui [--server ADDR]... [--token TOKEN] [--local N] [--load FILE]
+//	sperse-tui [--server ADDR]... [--token TOKEN] [--local N] [--load FILE] [--record FILE]
 //	           [--theme NAME] [--state-dir DIR] [--config-dir DIR] [--log FILE]
+//	sperse-tui --replay FILE [--speed X] [--theme NAME] [--config-dir DIR]
 //
 // With no --server, remote cells run on --local evaluation servers embedded
 // in this process, reached over loopback QUIC like any other.
@@ -15,7 +16,15 @@
 // servers, log); ? (or F1) shows every key; Ctrl-C cancels the selected
 // cell's evaluation; Ctrl-D, or Ctrl-C twice, quits. Commands: :del NAME,
 // :rerun NAME, :cancel [NAME], :load FILE, :save FILE, :theme NAME,
-// :connect ADDR, :disconnect NAME, :servers, :log, :help, :quit.
+// :connect ADDR, :disconnect NAME, :servers, :log, :help, :quit,
+// :record FILE, :record stop, :mark TEXT.
+//
+// --record FILE (or :record FILE at the prompt) records the session to a
+// JSON Lines file as it happens: what is typed, every change of every
+// cell, the servers joining and leaving, and the markers set with :mark.
+// --replay FILE plays such a recording on the same screen, with no
+// servers: space pauses, + and - change the speed, . and , step one event,
+// ] and [ jump between markers, q quits (? lists every key).
 //
 // The history and the journal of the workspace are kept in the state
 // directory: --state-dir, else $SPERSE_STATE_DIR, else $XDG_STATE_HOME/sperse,
@@ -38,11 +47,14 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"sync/atomic"
 	"syscall"
 
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/term"
 
 	"github.com/sperse/sperse/cmd/internal/workspace"
+	"github.com/sperse/sperse/reactive/record"
 	"github.com/sperse/sperse/themes"
 	"github.com/sperse/sperse/tui"
 )
@@ -62,7 +74,13 @@ type config struct {
 	stateDir  string
 	configDir string
 	logFile   string
+	record    string
+	replay    string
+	speed     float64
 }
+
+const usage = `usage: sperse-tui [--server ADDR]... [--token TOKEN] [--local N] [--load FILE] [--record FILE] [--theme NAME] [--state-dir DIR] [--config-dir DIR] [--log FILE]
+       sperse-tui --replay FILE [--speed X] [--theme NAME] [--config-dir DIR]`
 
 // run runs sperse-tui with args and returns the exit code.
 func run(ctx context.Context, args []string, stderr io.Writer) int {
@@ -75,11 +93,18 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	fs.StringVar(&cfg.stateDir, "state-dir", "", "where to keep the history and the journal (default $SPERSE_STATE_DIR, $XDG_STATE_HOME/sperse or ~/.local/state/sperse)")
 	fs.StringVar(&cfg.configDir, "config-dir", "", "where custom themes are, in themes/NAME.json (default $SPERSE_CONFIG_DIR or the user's config dir + /sperse)")
 	fs.StringVar(&cfg.logFile, "log", "", "append the client's and servers' logs to `FILE`")
+	fs.StringVar(&cfg.record, "record", "", "record the session to `FILE` (JSON Lines; --replay plays it)")
+	fs.StringVar(&cfg.replay, "replay", "", "play the recording `FILE` (no workspace runs, no server is needed)")
+	fs.Float64Var(&cfg.speed, "speed", 1, fmt.Sprintf("with --replay: the speed of playback, from %g to %g", tui.MinSpeed, tui.MaxSpeed))
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	if fs.NArg() > 0 || !cfg.ws.Valid() {
-		fmt.Fprintln(stderr, "usage: sperse-tui [--server ADDR]... [--token TOKEN] [--local N] [--load FILE] [--theme NAME] [--state-dir DIR] [--config-dir DIR] [--log FILE]")
+		fmt.Fprintln(stderr, usage)
+		return 2
+	}
+	if msg := cfg.check(fs); msg != "" {
+		fmt.Fprintf(stderr, "sperse-tui: %s\n", msg)
 		return 2
 	}
 
@@ -93,9 +118,18 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		}
 		theme = t
 	}
+	if cfg.replay != "" {
+		return replay(ctx, cfg, theme, stderr)
+	}
 	stateDir := cmp.Or(cfg.stateDir, os.Getenv("SPERSE_STATE_DIR"), userStateDir())
 
-	ws, err := startWorkspace(ctx, cfg)
+	// The client tells when its servers change; a recording notes it.
+	var model atomic.Pointer[tui.Model]
+	ws, err := startWorkspace(ctx, cfg, func() {
+		if m := model.Load(); m != nil {
+			m.ServersChanged()
+		}
+	})
 	if err != nil {
 		fmt.Fprintf(stderr, "sperse-tui: %v\n", err)
 		return 1
@@ -110,6 +144,15 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		StateDir: stateDir,
 		Load:     cfg.load,
 	})
+	model.Store(m)
+	if cfg.record != "" {
+		w, h, _ := term.GetSize(os.Stdout.Fd()) // 0×0 when not a terminal
+		if err := m.Record(cfg.record, w, h); err != nil {
+			m.Close()
+			fmt.Fprintf(stderr, "sperse-tui: %v\n", err)
+			return 2
+		}
+	}
 	p := tea.NewProgram(m, tea.WithContext(ctx))
 	_, err = p.Run()
 	if cerr := m.Close(); cerr != nil {
@@ -118,6 +161,60 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	if err != nil && !errors.Is(err, tea.ErrProgramKilled) && !errors.Is(err, context.Canceled) {
 		fmt.Fprintf(stderr, "sperse-tui: %v\n", err)
 		return 1
+	}
+	return 0
+}
+
+// check returns what is wrong with the flags that go together, or "".
+func (cfg *config) check(fs *flag.FlagSet) string {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	switch {
+	case cfg.replay == "" && set["speed"]:
+		return "--speed goes with --replay"
+	case cfg.replay != "" && (cfg.speed < tui.MinSpeed || cfg.speed > tui.MaxSpeed):
+		return fmt.Sprintf("--speed %g: the speed is from %g to %g", cfg.speed, tui.MinSpeed, tui.MaxSpeed)
+	case cfg.replay != "":
+		for _, f := range []string{"record", "load", "server", "token", "local", "state-dir", "log"} {
+			if set[f] {
+				return "--replay plays a recording with no workspace: --" + f + " does not go with it"
+			}
+		}
+	case cfg.record != "" && cfg.load != "" && sameFile(cfg.record, cfg.load):
+		return "--record " + cfg.record + " would overwrite the workspace loaded"
+	}
+	return ""
+}
+
+// sameFile reports whether the paths a and b name one existing file.
+func sameFile(a, b string) bool {
+	ia, err := os.Stat(a)
+	if err != nil {
+		return false
+	}
+	ib, err := os.Stat(b)
+	return err == nil && os.SameFile(ia, ib)
+}
+
+// replay plays the recording cfg.replay. A recording that cannot be read
+// at all is an error before the screen starts; one that breaks in the
+// middle plays up to the broken line, shows the error, and prints it again
+// on leaving.
+func replay(ctx context.Context, cfg config, theme themes.Theme, stderr io.Writer) int {
+	rec, readErr := record.Open(cfg.replay)
+	if rec == nil {
+		fmt.Fprintf(stderr, "sperse-tui: %v\n", readErr)
+		return 2
+	}
+	m := tui.NewReplay(tui.ReplayOptions{Recording: rec, Err: readErr, Speed: cfg.speed, Theme: theme})
+	_, err := tea.NewProgram(m, tea.WithContext(ctx)).Run()
+	if err != nil && !errors.Is(err, tea.ErrProgramKilled) && !errors.Is(err, context.Canceled) {
+		fmt.Fprintf(stderr, "sperse-tui: %v\n", err)
+		return 1
+	}
+	if readErr != nil {
+		fmt.Fprintf(stderr, "sperse-tui: %v (the recording played up to there)\n", readErr)
+		return 2
 	}
 	return 0
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/sperse/sperse/cmd/internal/workspace"
 	"github.com/sperse/sperse/reactive"
+	"github.com/sperse/sperse/remote"
 	"github.com/sperse/sperse/tui"
 )
 
@@ -20,8 +21,9 @@ type tuiWorkspace struct {
 
 // startWorkspace wires the engine and the remote client (connected to the
 // servers of cfg, or to embedded ones) with cmd/internal/workspace. It is
-// the one place that knows how servers are made.
-func startWorkspace(ctx context.Context, cfg config) (*tuiWorkspace, error) {
+// the one place that knows how servers are made. onServers is called, from
+// the client's goroutine, each time the servers may have changed.
+func startWorkspace(ctx context.Context, cfg config, onServers func()) (*tuiWorkspace, error) {
 	logger := slog.New(slog.DiscardHandler)
 	var logFile *os.File
 	if cfg.logFile != "" {
@@ -34,6 +36,7 @@ func startWorkspace(ctx context.Context, cfg config) (*tuiWorkspace, error) {
 	}
 	opts := cfg.ws
 	opts.Logger = logger
+	opts.OnServers = func([]remote.ServerInfo) { onServers() }
 	ws, err := workspace.Start(ctx, opts)
 	if err != nil {
 		if logFile != nil {

@@ -52,6 +52,7 @@ type Cell struct {
 	Backtrace string
 	Input     string
 	Root      string
+	Seq       uint64        // its last event's: a cell with the same Seq is unchanged
 	Changed   time.Duration // the offset of its last event
 	Started   time.Duration // the offset of its last dispatched event
 	Runs      int           // dispatched events since its last definition
@@ -141,7 +142,7 @@ func (w *Workspace) Apply(ev *Event) {
 	c.Attempts, c.Progress = ev.Attempts, ev.Progress
 	c.Error, c.ErrorPos, c.Backtrace = ev.Error, ev.ErrorPos, ev.Backtrace
 	c.Input, c.Root = ev.Input, ev.Root
-	c.Changed = ev.Offset
+	c.Seq, c.Changed = ev.Seq, ev.Offset
 }
 
 // At returns the workspace after the first n events of rec (all of them if
