@@ -64,6 +64,7 @@ const (
 	tagBuiltin   = 29557 // builtin function or module: its name
 	tagPinned    = 29558 // pinned function: [function, selector...]
 	tagRawString = 29559 // a string that is not valid UTF-8: a byte string
+	tagRef       = 29560 // a Ref, in a job's scope only: an unsigned int
 )
 
 // CBOR major types, in the top three bits of an item's first byte.

@@ -306,3 +306,52 @@ func encodeOrFatal(t *testing.T, v Value) []byte {
 	}
 	return b
 }
+
+// TestJobRefs checks that a job carries references to pending values, and
+// that a reference is nothing else can carry.
+func TestJobRefs(t *testing.T) {
+	c := mustParse(t, "y = a + b")
+	job, err := EncodeJob(c, map[string]Value{"a": Ref(7), "b": starlark.MakeInt(1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, scope, err := NewInterp("server").DecodeJob(job)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if scope["a"] != Ref(7) || scope["b"] != starlark.MakeInt(1) {
+		t.Errorf("decoded scope %v", scope)
+	}
+	if _, err := Encode(starlark.NewList([]Value{Ref(7)})); err == nil || !strings.Contains(err.Error(), "cannot encode ref value") {
+		t.Errorf("Encode of a ref in a list: %v", err)
+	}
+	if _, err := NewInterp("x").Decode([]byte{0xd9, 0x73, 0x78, 0x07}); err == nil {
+		t.Error("Decode accepted a ref outside a job")
+	}
+}
+
+func TestAwait(t *testing.T) {
+	c := mustParse(t, "y = a + b")
+	pa, pb := NewPromise(), NewPromise()
+	req := Request{Cell: c, Scope: map[string]Value{"k": starlark.None}, Pending: map[string]*Promise{"a": pa, "b": pb}}
+	go func() {
+		pa.Resolve(Result{Value: starlark.MakeInt(1)})
+		pb.Resolve(Result{Value: starlark.MakeInt(2)})
+	}()
+	got, err := req.Await(context.Background())
+	if err != nil || len(got.Pending) != 0 || len(got.Scope) != 3 || got.Scope["b"] != starlark.MakeInt(2) || len(req.Scope) != 1 {
+		t.Fatalf("Await = %+v, %v", got, err)
+	}
+	pc := NewPromise()
+	pc.Resolve(Result{Err: errors.New("boom")})
+	_, err = Request{Cell: c, Pending: map[string]*Promise{"a": pc}}.Await(context.Background())
+	var ie *InputFailedError
+	if !errors.As(err, &ie) || ie.Input != "a" || err.Error() != "depends on failed a" {
+		t.Errorf("Await with a failed input: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := (Request{Cell: c, Pending: map[string]*Promise{"a": NewPromise()}}).Await(ctx); !errors.Is(err, context.Canceled) {
+		t.Errorf("Await cancelled: %v", err)
+	}
+}

@@ -1,6 +1,7 @@
 package lang
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
 	"slices"
@@ -15,7 +16,8 @@ import (
 //
 // A job is the tuple (source, file, line, name, scope), scope being a dict
 // from names to values in the order of the names. It is written here
-// directly, as Encode would write that tuple, without building it.
+// directly, as Encode would write that tuple, without building it. A value
+// in scope may be a Ref, which only a job can carry.
 func EncodeJob(c *Cell, scope map[string]Value) ([]byte, error) {
 	names := make([]string, 0, len(scope))
 	for name := range scope {
@@ -33,6 +35,11 @@ func EncodeJob(c *Cell, scope map[string]Value) ([]byte, error) {
 	e.head(majorArray, 2*uint64(len(names)))
 	for _, name := range names {
 		e.string(name)
+		if r, ok := scope[name].(Ref); ok {
+			e.head(majorTag, tagRef)
+			e.head(majorUint, uint64(r))
+			continue
+		}
 		if err := e.value(scope[name]); err != nil {
 			return nil, fmt.Errorf("cell %s: %w", c.Name, err.in(name).finish())
 		}
@@ -41,7 +48,7 @@ func EncodeJob(c *Cell, scope map[string]Value) ([]byte, error) {
 }
 
 // DecodeJob decodes a job made by EncodeJob, making its functions in in.
-// The values of the scope are frozen.
+// The values of the scope are frozen; some may be Refs.
 func (in *Interp) DecodeJob(data []byte) (*Cell, map[string]Value, error) {
 	c, scope, err := in.decodeJob(data)
 	if err != nil {
@@ -98,7 +105,7 @@ func (in *Interp) decodeJob(data []byte) (*Cell, map[string]Value, error) {
 		if err != nil {
 			return nil, nil, err
 		}
-		v, err := d.value()
+		v, err := d.scopeValue()
 		if err != nil {
 			return nil, nil, err
 		}
@@ -116,6 +123,24 @@ func (in *Interp) decodeJob(data []byte) (*Cell, map[string]Value, error) {
 		return nil, nil, err
 	}
 	return c, scope, nil
+}
+
+// scopeValue decodes the value of a job's scope entry at d.off: a value, or
+// a Ref.
+func (d *decoder) scopeValue() (Value, error) {
+	if rest := d.data[d.off:]; len(rest) < 3 || rest[0] != majorTag|25 || binary.BigEndian.Uint16(rest[1:]) != tagRef {
+		return d.value()
+	}
+	d.off += 3
+	at := d.off
+	major, _, id, err := d.head()
+	if err != nil {
+		return nil, err
+	}
+	if major != majorUint {
+		return nil, d.errorf(at, "tag %d must be followed by an unsigned int, not %s", tagRef, majorName(major))
+	}
+	return Ref(id), nil
 }
 
 // arrayOf reads the heads of a tag and of the array it tags at d.off, and

@@ -9,6 +9,7 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/quic-go/quic-go"
@@ -121,6 +122,8 @@ type session struct {
 
 	idleMu sync.Mutex
 	idle   []*evalStream // evaluation streams open and unused, at most maxIdleStreams
+
+	nextID atomic.Uint64 // the last Eval.ID given
 
 	pingMu   sync.Mutex
 	pingSeq  uint64

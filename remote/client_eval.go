@@ -58,15 +58,15 @@ func (c *Client) Eval(ctx context.Context, req lang.Request) lang.Result {
 	if cell.Err != nil {
 		return lang.Result{Err: cell.Err}
 	}
-	job, err := lang.EncodeJob(cell, req.Scope)
-	if err != nil {
-		return lang.Result{Err: err}
+	var valueJob []byte // the job with every input a value, once encoded
+	if len(req.Pending) == 0 {
+		job, err := lang.EncodeJob(cell, req.Scope)
+		if err != nil {
+			return lang.Result{Err: err}
+		}
+		valueJob = job
 	}
-	frame, err := AppendFrame(nil, MsgEval, Eval{Kind: EvalCell, Job: job})
-	if err != nil {
-		return lang.Result{Err: fmt.Errorf("cell %s: %w", cell.Name, err)}
-	}
-	need := c.needs(req)
+	r := route{what: "remote cell " + cell.Name, sel: cell.Selector, selText: selectorText(cell.Selector), need: c.needs(req)}
 	what := "cell " + cell.Name
 	var (
 		tried []*server
@@ -76,15 +76,51 @@ func (c *Client) Eval(ctx context.Context, req lang.Request) lang.Result {
 		if err := ctx.Err(); err != nil {
 			return lang.Result{Err: fmt.Errorf("cell %s: %w", cell.Name, err), Where: last.Where, Attempts: attempt - 1}
 		}
-		s, sess, err := c.pick(route{what: "remote " + what, sel: cell.Selector, selText: selectorText(cell.Selector), need: need}, tried)
+		s, sess, job, err := c.pipeline(ctx, req, r, tried)
+		if err == nil && job == nil {
+			// No pipelining: the inputs travel as values.
+			if len(req.Pending) > 0 {
+				if req, err = req.Await(ctx); err != nil {
+					return lang.Result{Err: err, Attempts: attempt - 1}
+				}
+			}
+			if valueJob == nil {
+				if valueJob, err = lang.EncodeJob(cell, req.Scope); err != nil {
+					return lang.Result{Err: err}
+				}
+			}
+			job = valueJob
+			s, sess, err = c.pick(r, tried)
+		}
 		if err != nil {
 			if attempt > 1 {
 				return last // no other server: the cell is stale until one is back
 			}
 			return lang.Result{Err: err}
 		}
+		ev := Eval{Kind: EvalCell, Job: job}
+		if req.Promise != nil {
+			ev.ID = sess.nextID.Add(1)
+			req.Promise.SetPlace(&placement{srv: s, sess: sess, id: ev.ID})
+		}
+		frame, err := AppendFrame(nil, MsgEval, ev)
+		if err != nil {
+			c.release(s)
+			return lang.Result{Err: fmt.Errorf("cell %s: %w", cell.Name, err)}
+		}
 		res := c.evalCounted(ctx, s, sess, what, frame)
 		res.Attempts = attempt
+		var serr *ServerError
+		if errors.As(res.Err, &serr) && serr.Code == CodeNoRef {
+			// The server no longer has an input it was sent a reference
+			// to: send the values (this attempt does not count).
+			c.log.Info("pipelined input gone from the server; sending values", "cell", cell.Name, "server", res.Where)
+			if req, err = req.Await(ctx); err != nil {
+				return lang.Result{Err: err, Where: res.Where, Attempts: attempt}
+			}
+			attempt--
+			continue
+		}
 		if !isLost(res.Err) || ctx.Err() != nil {
 			return res
 		}
@@ -95,17 +131,84 @@ func (c *Client) Eval(ctx context.Context, req lang.Request) lang.Result {
 	return last
 }
 
+// placement is where an evaluation with a promise runs: its server, the
+// connection, and its ID there (Eval.ID).
+type placement struct {
+	srv  *server
+	sess *session
+	id   uint64
+}
+
+// pipeline returns the server to send req to with references to its
+// pending inputs, and the job to send, if they all run on one server that
+// can run req (promise pipelining). Otherwise it returns a nil job: req's
+// inputs are to be sent as values. Like pick, it counts the evaluation in
+// the server's load.
+func (c *Client) pipeline(ctx context.Context, req lang.Request, r route, exclude []*server) (*server, *session, []byte, error) {
+	if len(req.Pending) == 0 {
+		return nil, nil, nil, nil
+	}
+	var at *placement
+	for _, p := range req.Pending {
+		// The evaluation of an input starts just before this one: wait
+		// for it to be placed.
+		select {
+		case <-p.Placed():
+		case <-p.Done():
+		case <-ctx.Done():
+			return nil, nil, nil, nil
+		}
+		if p.Resolved() {
+			continue // its value is here, or its error
+		}
+		pl, ok := p.Place().(*placement)
+		if !ok || at != nil && pl.sess != at.sess {
+			return nil, nil, nil, nil
+		}
+		at = pl
+	}
+	if at == nil {
+		return nil, nil, nil, nil // every input is here
+	}
+	scope := make(map[string]lang.Value, len(req.Scope)+len(req.Pending))
+	for name, v := range req.Scope {
+		scope[name] = v
+	}
+	for name, p := range req.Pending {
+		if !p.Resolved() {
+			scope[name] = lang.Ref(p.Place().(*placement).id)
+			continue
+		}
+		res := p.Result()
+		if res.Err != nil {
+			return nil, nil, nil, nil // Await reports it
+		}
+		scope[name] = res.Value
+	}
+	job, err := lang.EncodeJob(req.Cell, scope)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := at.srv
+	if s.sess != at.sess || slices.Contains(exclude, s) {
+		return nil, nil, nil, nil
+	}
+	if eligible, err := c.eligibleLocked(r); err != nil || !slices.Contains(eligible, s) {
+		return nil, nil, nil, nil
+	}
+	s.ours++
+	return s, at.sess, job, nil
+}
+
 // evalCounted evaluates frame, the Eval of what, on s through sess, counting
-// it in s's load while it runs.
+// it in s's load while it runs: pick counted it, and it releases it.
 func (c *Client) evalCounted(ctx context.Context, s *server, sess *session, what string, frame []byte) lang.Result {
+	defer c.release(s)
 	c.mu.Lock()
 	name := s.name
 	c.mu.Unlock()
-	defer func() {
-		c.mu.Lock()
-		s.ours--
-		c.mu.Unlock()
-	}()
 	if len(frame) > sess.maxMessage {
 		return lang.Result{Where: name, Err: fmt.Errorf("%s takes %d bytes to send (code and data), over server %s's message limit of %d",
 			what, len(frame), name, sess.maxMessage)}
@@ -117,6 +220,13 @@ func (c *Client) evalCounted(ctx context.Context, s *server, sess *session, what
 		res.Took = time.Since(start)
 	}
 	return res
+}
+
+// release ends the count of an evaluation in the load of s.
+func (c *Client) release(s *server) {
+	c.mu.Lock()
+	s.ours--
+	c.mu.Unlock()
 }
 
 // isLost reports whether err says the server was lost: running again
@@ -135,6 +245,9 @@ func (c *Client) needs(req lang.Request) []string {
 			continue
 		}
 		if _, ok := req.Scope[name]; ok {
+			continue
+		}
+		if _, ok := req.Pending[name]; ok {
 			continue
 		}
 		need = append(need, name)

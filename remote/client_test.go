@@ -54,6 +54,7 @@ type testServer struct {
 	addr   string
 	pc     net.PacketConn
 	served chan error
+	logs   *syncBuffer
 }
 
 // startServer starts a server with cfg (Tokens defaulted) on addr
@@ -79,7 +80,7 @@ func startServer(t testing.TB, addr string, cfg server.Config) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := &testServer{Server: s, addr: pc.LocalAddr().String(), pc: pc, served: make(chan error, 1)}
+	ts := &testServer{Server: s, addr: pc.LocalAddr().String(), pc: pc, served: make(chan error, 1), logs: logs}
 	go func() { ts.served <- s.Serve(pc) }()
 	for deadline := time.Now().Add(wait); s.Addr() == nil; time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {

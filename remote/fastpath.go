@@ -14,13 +14,22 @@ import (
 // expect, such as a Result with an error, goes to the library, whose errors
 // name what is wrong.
 
-// appendEval appends the CBOR of ev: {1: kind, 2: job}.
+// appendEval appends the CBOR of ev: {1: kind, 2: job, 3: id}, without the
+// id if it is 0.
 func appendEval(dst []byte, ev Eval) []byte {
-	dst = append(dst, 0xa2, 0x01)
+	if ev.ID == 0 {
+		dst = append(dst, 0xa2, 0x01)
+	} else {
+		dst = append(dst, 0xa3, 0x01)
+	}
 	dst = appendHead(dst, 0x00, uint64(ev.Kind))
 	dst = append(dst, 0x02)
 	dst = appendHead(dst, 0x40, uint64(len(ev.Job)))
-	return append(dst, ev.Job...)
+	dst = append(dst, ev.Job...)
+	if ev.ID != 0 {
+		dst = appendHead(append(dst, 0x03), 0x00, ev.ID)
+	}
+	return dst
 }
 
 // appendResult appends the CBOR of res, which has no error:
@@ -59,18 +68,31 @@ func appendHead(dst []byte, major byte, n uint64) []byte {
 // parseEval decodes b as appendEval writes it, with ev.Job pointing into b.
 // It reports false for anything else.
 func parseEval(b []byte, ev *Eval) bool {
-	if len(b) < 2 || b[0] != 0xa2 || b[1] != 0x01 {
+	if len(b) < 2 || b[0] != 0xa2 && b[0] != 0xa3 || b[1] != 0x01 {
 		return false
 	}
+	withID := b[0] == 0xa3
 	kind, b, ok := cutHead(b[2:], 0x00)
 	if !ok || kind > math.MaxUint8 || len(b) == 0 || b[0] != 0x02 {
 		return false
 	}
 	job, b, ok := cutBytes(b[1:])
-	if !ok || len(b) != 0 {
+	if !ok {
 		return false
 	}
-	*ev = Eval{Kind: EvalKind(kind), Job: job}
+	var id uint64
+	if withID {
+		if len(b) == 0 || b[0] != 0x03 {
+			return false
+		}
+		if id, b, ok = cutHead(b[1:], 0x00); !ok || id == 0 {
+			return false
+		}
+	}
+	if len(b) != 0 {
+		return false
+	}
+	*ev = Eval{Kind: EvalKind(kind), Job: job, ID: id}
 	return true
 }
 

@@ -29,7 +29,8 @@ func TestFastPathMatchesLibrary(t *testing.T) {
 	var results []Result
 	for _, n := range sizes {
 		b := bytes.Repeat([]byte{0x5a}, n)
-		evals = append(evals, Eval{Kind: EvalCell, Job: b}, Eval{Kind: EvalKind(200), Job: b})
+		evals = append(evals, Eval{Kind: EvalCell, Job: b}, Eval{Kind: EvalKind(200), Job: b},
+			Eval{Kind: EvalCell, Job: b, ID: uint64(n) + 1}, Eval{Kind: EvalCell, Job: b, ID: math.MaxUint64})
 		if n > 0 {
 			results = append(results, Result{Value: b, Took: time.Duration(n)})
 		}
@@ -93,6 +94,7 @@ func normal(m any) any {
 // library decodes to the same message.
 func FuzzFastPath(f *testing.F) {
 	f.Add(appendEval(nil, Eval{Kind: EvalCell, Job: []byte("job")}))
+	f.Add(appendEval(nil, Eval{Kind: EvalCell, Job: []byte("job"), ID: 300}))
 	f.Add(appendResult(nil, Result{Value: []byte{0x18, 42}, Took: 1234}))
 	f.Add(appendResult(nil, Result{Took: -5}))
 	f.Add(libraryBody(f, Result{Error: &Error{Code: CodeFailed, Message: "boom"}}))

@@ -150,10 +150,25 @@ const (
 )
 
 // Eval asks the server to evaluate one job.
+//
+// Promise pipelining: an Eval with an ID asks the server to keep its result
+// for a while (at least KeepResults after it ends, unless the server is
+// short of room) under that ID, which the client chooses, unique within the
+// connection. A later job on the same connection may then carry, in its
+// scope, a lang.Ref to the ID instead of a value: the server waits for
+// that result and uses its value (or fails with "depends on failed x"). A
+// Ref the server cannot resolve is answered with CodeNoRef: the client sends
+// the value instead. A job may arrive before the one it refers to (they
+// travel on different streams): the server waits a moment for it.
 type Eval struct {
 	Kind EvalKind `cbor:"1,keyasint"`
-	Job  []byte   `cbor:"2,keyasint"` // the job's encoding by lang
+	Job  []byte   `cbor:"2,keyasint"`           // the job's encoding by lang
+	ID   uint64   `cbor:"3,keyasint,omitempty"` // keep the result under this ID
 }
+
+// KeepResults is how long a server keeps the result of an Eval with an ID
+// after it ends, at least.
+const KeepResults = 30 * time.Second
 
 // Result is the outcome of an Eval: a value, or an error.
 type Result struct {
@@ -187,6 +202,7 @@ const (
 	CodeVersion      ErrorCode = 8 // another protocol version
 	CodeShutdown     ErrorCode = 9 // the server is shutting down: retry elsewhere
 	CodeCancelled    ErrorCode = 10
+	CodeNoRef        ErrorCode = 11 // a lang.Ref the server cannot resolve: send the value
 )
 
 func (c ErrorCode) String() string {
@@ -211,6 +227,8 @@ func (c ErrorCode) String() string {
 		return "shutting down"
 	case CodeCancelled:
 		return "cancelled"
+	case CodeNoRef:
+		return "no such reference"
 	}
 	return fmt.Sprintf("ErrorCode(%d)", uint8(c))
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/fxamacker/cbor/v2"
 	"github.com/quic-go/quic-go"
 
+	"github.com/sperse/sperse/lang"
 	"github.com/sperse/sperse/remote"
 )
 
@@ -40,6 +41,8 @@ type conn struct {
 	goAwayCancel context.CancelFunc
 
 	lastResult atomic.Int64 // when the last Result was sent, in Unix nanoseconds
+
+	kept keptTable // results kept for pipelined jobs
 }
 
 func newConn(s *Server, qc *quic.Conn) *conn {
@@ -410,6 +413,10 @@ func (s *Server) serveEval(c *conn, str *quic.Stream, br *bufio.Reader) bool {
 	if rerr == nil {
 		t, rerr = s.decodeTask(ev)
 	}
+	var k *kept
+	if rerr == nil && ev.ID != 0 {
+		k, rerr = c.kept.keep(ev.ID)
+	}
 	if rerr != nil && rerr.Code == remote.CodeCancelled {
 		s.log.Info("evaluation", "remote", c.remote, "client", c.client, "outcome", rerr.Code.String())
 		str.CancelWrite(remote.StreamCancelled)
@@ -435,7 +442,19 @@ func (s *Server) serveEval(c *conn, str *quic.Stream, br *bufio.Reader) bool {
 		defer close(watched)
 		watchStream(br, cancel)
 	})
-	res := s.evaluate(ctx, t)
+	var (
+		res remote.Result
+		v   lang.Value
+	)
+	refs, rerr := c.resolve(ctx, t)
+	if rerr != nil {
+		res.Error = rerr
+	} else {
+		res, v = s.evaluate(ctx, t)
+	}
+	if k != nil {
+		c.kept.end(ev.ID, k, v, res.Error)
+	}
 	if !watch.Stop() {
 		// A read deadline in the past ends watchStream without consuming
 		// anything: the stream stays readable for the next Eval.
@@ -451,6 +470,9 @@ func (s *Server) serveEval(c *conn, str *quic.Stream, br *bufio.Reader) bool {
 		}
 		attrs := []any{"remote", c.remote, "client", c.client, "cell", t.name, "kind", kindName(t.kind),
 			"took", res.Took, "total", time.Since(start), "outcome", outcome}
+		if refs > 0 {
+			attrs = append(attrs, "pipelined", refs) // inputs resolved here
+		}
 		if res.Error != nil && res.Error.Code != remote.CodeCancelled {
 			attrs = append(attrs, "error", res.Error.Message)
 		}

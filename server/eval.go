@@ -111,17 +111,17 @@ func (s *Server) decodeTask(ev remote.Eval) (*task, *remote.Error) {
 
 // evaluate runs t within the server's limits: it waits for a slot (unless
 // the queue is full), runs t with the step and time limits, and returns the
-// Result to send. ctx is the evaluation's context: it is cancelled when the
+// Result to send, and the value if there is one. ctx is the evaluation's context: it is cancelled when the
 // client cancels or the connection closes.
-func (s *Server) evaluate(ctx context.Context, t *task) remote.Result {
+func (s *Server) evaluate(ctx context.Context, t *task) (remote.Result, lang.Value) {
 	release, err := s.limiter.acquire(ctx)
 	if errors.Is(err, errOverloaded) {
 		st := s.limiter.status()
 		return remote.Result{Error: &remote.Error{Code: remote.CodeOverloaded, Message: fmt.Sprintf(
-			"server %s is busy: %d evaluations running and %d waiting; retry later", s.cfg.Name, st.InFlight, st.Queued)}}
+			"server %s is busy: %d evaluations running and %d waiting; retry later", s.cfg.Name, st.InFlight, st.Queued)}}, nil
 	}
 	if err != nil {
-		return remote.Result{Error: s.failure(ctx, ctx, err)}
+		return remote.Result{Error: s.failure(ctx, ctx, err)}, nil
 	}
 	runCtx, cancel := context.WithTimeoutCause(ctx, s.cfg.Timeout, s.errTimeout)
 	start := time.Now()
@@ -136,13 +136,13 @@ func (s *Server) evaluate(ctx context.Context, t *task) remote.Result {
 	cancel()
 	release()
 	if err != nil {
-		return remote.Result{Error: s.failure(ctx, runCtx, err), Took: took}
+		return remote.Result{Error: s.failure(ctx, runCtx, err), Took: took}, nil
 	}
 	if limit := s.cfg.MaxMessage; len(data) > limit-resultOverhead {
 		return remote.Result{Took: took, Error: &remote.Error{Code: remote.CodeTooLarge, Message: fmt.Sprintf(
-			"result is %d bytes; the server's limit is %d", len(data), limit)}}
+			"result is %d bytes; the server's limit is %d", len(data), limit)}}, nil
 	}
-	return remote.Result{Value: data, Took: took}
+	return remote.Result{Value: data, Took: took}, v
 }
 
 // run runs t in the server's interpreter.
