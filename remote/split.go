@@ -13,13 +13,19 @@ import (
 // chunksPerSlot is how many chunks Split makes per evaluation slot
 // (Limits.MaxConcurrency) of the servers it uses. More than one, so that a
 // slow server (busy with others' work, or on a slower machine) holds up
-// only a small part of the work while the others take the rest; few,
-// because each chunk costs a round trip and the encoding and compiling of
-// its functions (about 0.4 ms on loopback), and larger chunks were faster:
-// mapreduce(lambda x: x % 7, sum, range(10_000_000)) on one server of one
-// slot took 1.65 s in 4 chunks and 2.3 s in 100 chunks of 100,000 (most
-// likely as the servers' garbage collector runs far more often with the
-// small heaps of small chunks). With 2 servers of 2 slots, a list of 100
+// only a small part of the work while the others take the rest, and a slot
+// that ends early waits for at most a small chunk at the end; few, because
+// each chunk costs a round trip and the encoding and compiling of its
+// functions (about 0.4 ms on loopback), and above all because a server
+// spends more on its garbage collector the smaller its chunks: a chunk's
+// list of results is most of the server's live heap, and the collector
+// runs once each time the heap grows by about the live heap, so chunks
+// half as large make about twice as many collections.
+// mapreduce(lambda x: x % 7, sum, range(10_000_000)) on one sperse-server
+// of one core took 1.75 s in 4 chunks, 1.9 s in 8 and 2.1 s in 16; on two,
+// 1.0 s in 4 chunks, 0.96 s in 8, 1.0 s in 16 and 1.1 s in 32 (the best of
+// 5 runs each on a shared 2-core machine: cmd/sperse's
+// BenchmarkMapreduceProcesses). With 2 servers of 2 slots, a list of 100
 // items is cut into 16 chunks.
 const chunksPerSlot = 4
 

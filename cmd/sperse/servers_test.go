@@ -26,7 +26,7 @@ var (
 )
 
 // sperseServer builds cmd/sperse-server once for the test binary.
-func sperseServer(t *testing.T) string {
+func sperseServer(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "sperse-server-bin")
@@ -71,7 +71,7 @@ func (s *syncBuffer) String() string {
 
 // startServer starts sperse-server with the given flags and waits until it
 // prints its address.
-func startServer(t *testing.T, args ...string) *process {
+func startServer(t testing.TB, args ...string) *process {
 	t.Helper()
 	p := &process{logs: &syncBuffer{}}
 	p.cmd = exec.Command(sperseServer(t), args...)
