@@ -183,9 +183,17 @@ func (in *Interp) RunChunk(ctx context.Context, ch Chunk) (Value, error) {
 		}
 		it := iterable.Iterate()
 		defer it.Done()
+		// A Starlark function keeps no reference to its arguments' tuple
+		// (its interpreter reuses one too), so one tuple serves every call.
+		_, reuse := ch.Map.(*starlark.Function)
+		args := starlark.Tuple{nil}
 		var x starlark.Value
 		for it.Next(&x) {
-			y, err := starlark.Call(thread, ch.Map, starlark.Tuple{x}, nil)
+			if !reuse {
+				args = starlark.Tuple{nil}
+			}
+			args[0] = x
+			y, err := starlark.Call(thread, ch.Map, args, nil)
 			if err != nil {
 				return nil, err
 			}

@@ -34,6 +34,7 @@ rg = remote g(6)           ### 42
 sq = remote pmap(lambda v: v * v, range(10))   ### [0, 1, 4, 9, 16, 25, 36, 49, 64, 81]
 mr = mapreduce(lambda v: v, sum, range(101))   ### 5050
 pw = pmap(lambda v: where(), [1, 2])           ### ["local", "local"]
+pargs = pmap(lambda *a: a, range(3))              ### [(0,), (1,), (2,)]
 fact = lambda n: 1 if n < 2 else n * fact(n - 1)
 rf = remote fact(10)       ### 3628800
 ---
