@@ -177,8 +177,14 @@ func (in *Interp) RunChunk(ctx context.Context, ch Chunk) (Value, error) {
 		if !ok {
 			return nil, fmt.Errorf("cannot split %s: not iterable", ch.Items.Type())
 		}
-		var out []starlark.Value
-		if n := starlark.Len(ch.Items); n > 0 {
+		// The mapped values are reduced with sum as they come, as sum would
+		// add them: there is no list of them to keep.
+		sum := ch.Reduce == builtins["sum"]
+		var (
+			out []starlark.Value
+			acc starlark.Value = starlark.MakeInt(0)
+		)
+		if n := starlark.Len(ch.Items); n > 0 && !sum {
 			out = make([]starlark.Value, 0, n)
 		}
 		it := iterable.Iterate()
@@ -197,7 +203,15 @@ func (in *Interp) RunChunk(ctx context.Context, ch Chunk) (Value, error) {
 			if err != nil {
 				return nil, err
 			}
-			out = append(out, y)
+			if !sum {
+				out = append(out, y)
+			} else if acc, err = starlark.Binary(syntax.PLUS, acc, y); err != nil {
+				return nil, fmt.Errorf("sum: %v", err)
+			}
+		}
+		if sum {
+			result = acc
+			return nil, nil
 		}
 		result = starlark.NewList(out)
 		if ch.Reduce != nil && ch.Reduce != starlark.None {

@@ -22,3 +22,4 @@ m = math
 n = remote m.sqrt(4)       ### 2.0
 app = [].append
 o = remote app             ### error: cannot encode builtin_function_or_method value <built-in method append of list value>
+mr_sum = mapreduce(lambda v: "a", sum, range(3))  ### error: sum: unknown binary op: int \+ string

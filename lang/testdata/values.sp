@@ -35,6 +35,7 @@ sq = remote pmap(lambda v: v * v, range(10))   ### [0, 1, 4, 9, 16, 25, 36, 49, 
 mr = mapreduce(lambda v: v, sum, range(101))   ### 5050
 pw = pmap(lambda v: where(), [1, 2])           ### ["local", "local"]
 pargs = pmap(lambda *a: a, range(3))              ### [(0,), (1,), (2,)]
+mrf = mapreduce(lambda v: v * 1.5, sum, [1, 2, 3])   ### 9.0
 fact = lambda n: 1 if n < 2 else n * fact(n - 1)
 rf = remote fact(10)       ### 3628800
 ---
