@@ -40,6 +40,8 @@ const mapreduceSrc = "x = mapreduce(lambda x: x % 7, sum, range(10000000))"
 //   - tail-s/op-2: the time between the last two chunks' completions on 2
 //     servers, when one core had nothing left to do.
 //
+// Run it with
+//
 //	go test -run '^$' -bench MapreduceProcesses -benchtime 5x ./cmd/sperse/
 func BenchmarkMapreduceProcesses(b *testing.B) {
 	const token = "bench-token-61f0"
