@@ -87,26 +87,41 @@ func BenchmarkPropagate(b *testing.B) {
 			b.Run(name, func(b *testing.B) {
 				e := New(Config{Local: sumExecutor{}})
 				defer e.Close()
+				// A subscriber takes the events as the TUI does, and a
+				// change ends when it has taken them all.
+				caughtUp := func() {}
 				if subscribed {
 					sub := e.Subscribe()
 					defer sub.Close()
+					took := make(chan int, 1024)
 					go func() {
 						for range sub.C() {
-							sub.Next()
+							took <- len(sub.Next())
 						}
 					}()
+					var taken uint64
+					caughtUp = func() {
+						e.mu.Lock()
+						published := e.seq
+						e.mu.Unlock()
+						for taken < published {
+							taken += uint64(<-took)
+						}
+					}
 				}
 				e.Load(g.cells())
 				ctx := context.Background()
 				if err := e.Wait(ctx); err != nil {
 					b.Fatal(err)
 				}
+				caughtUp()
 				b.ReportAllocs()
 				for b.Loop() {
 					e.Define(benchCell(0))
 					if err := e.Wait(ctx); err != nil {
 						b.Fatal(err)
 					}
+					caughtUp()
 				}
 				if v, _ := e.Cell("c1"); v.State != Ready || v.Runs < 2 {
 					b.Fatalf("c1 is %v after %d runs", v.State, v.Runs)

@@ -51,6 +51,8 @@ type Engine struct {
 	subs     []*Subscription
 	seq      uint64 // events published so far
 
+	uncommitted bool // events were published since e.mu was taken (see commitLocked)
+
 	// clock is the time of the changes made under the lock, read once per
 	// hold of the lock (see nowLocked); zero when not read yet.
 	clock time.Time
@@ -298,8 +300,12 @@ func (e *Engine) Close() {
 			}
 		}
 	}
+	e.commitLocked()
 	subs := e.subs
 	e.subs = nil
+	for _, s := range subs {
+		s.stopTimerLocked()
+	}
 	e.unlock()
 	e.wg.Wait()
 	for _, s := range subs {
@@ -317,10 +323,14 @@ func (e *Engine) nodeLocked(name string) *node {
 	return nil
 }
 
-// unlock starts the local workers that queued work needs, wakes Wait if the
-// engine is quiet, and unlocks e.mu.
+// unlock starts the local workers that queued work needs, wakes the
+// subscribers and Wait if the engine is quiet, and unlocks e.mu.
 func (e *Engine) unlock() {
 	e.kickLocked()
+	e.commitLocked()
+	if e.inflight == 0 {
+		e.wakeQuietLocked()
+	}
 	if e.inflight == 0 && e.quiet != nil {
 		close(e.quiet)
 		e.quiet = nil

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -41,23 +42,68 @@ type Event struct {
 
 // Subscription receives the events of an Engine, every one, in order. Its
 // methods are safe to call from any goroutine. Events wait in the
-// subscription until Next takes them, so a subscriber must call Next when C
-// signals, or Close the subscription.
+// subscription until Next or Take takes them, so a subscriber must take them
+// when C signals, or Close the subscription.
 type Subscription struct {
-	e      *Engine
-	c      chan struct{}
-	mu     sync.Mutex
-	events []Event // the events waiting; its array is kept from one Next to the next
-	small  int     // how many Next calls in a row used under a quarter of the array
+	e *Engine
+	c chan struct{}
+
+	// The events wait in a list of chunks, which the engine writes holding
+	// e.mu and the subscriber reads holding mu. Each chunk counts its events
+	// in an atomic that the engine sets before it unlocks e.mu (see
+	// commitLocked): publishing an event costs the engine no other lock, and
+	// taking events never waits for the engine. The chunks read go back to
+	// the engine through free.
+	tail  *chunk      // guarded by e.mu
+	tailN int         // events written in tail; guarded by e.mu
+	timer *time.Timer // wakes the subscriber while the engine is busy; guarded by e.mu
+
+	mu   sync.Mutex
+	head *chunk // nil once closed
+	read int    // events of head taken
+
+	freeMu sync.Mutex
+	free   []*chunk // in the order read, at most maxFree
+
+	// late says that events wait for the timer's wake-up, armed that the
+	// timer is set. signal and closeChan hold sigMu.
+	late   atomic.Bool
+	armed  atomic.Bool
+	sigMu  sync.Mutex
 	closed bool
 }
+
+// chunk is a run of events in a subscription. The engine writes events[i],
+// and sets n to i+1 before it unlocks; the subscriber reads the events below
+// n. Once the chunk is full, the engine links the next one.
+type chunk struct {
+	events [chunkLen]Event
+	n      atomic.Int32
+	next   atomic.Pointer[chunk]
+}
+
+// chunkLen is how many events a chunk holds: a chunk stays under 32 KiB, a
+// size that Go allocates from a shared span.
+const chunkLen = 64
+
+// maxFree is how many chunks read a subscription keeps for the engine to
+// fill again: 16,384 events, some 5 MB. A longer burst allocates more.
+const maxFree = 256
+
+// wakeDelay is how long events wait for their wake-up while the engine is
+// busy: however fast the subscriber, a burst of events wakes it at most once
+// every wakeDelay, and once more as soon as the engine is quiet. A busy
+// engine's wake-ups come from a timer rather than from the goroutine that
+// publishes, which would pay for waking an idle processor.
+const wakeDelay = 500 * time.Microsecond
 
 // Subscribe returns a subscription to every event from now on. To follow
 // the whole workspace, subscribe first and then take a snapshot with Cells:
 // events older than the snapshot may follow it, and applying them in order
 // ends in the current state.
 func (e *Engine) Subscribe() *Subscription {
-	s := &Subscription{e: e, c: make(chan struct{}, 1)}
+	c := new(chunk)
+	s := &Subscription{e: e, c: make(chan struct{}, 1), tail: c, head: c}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed {
@@ -68,11 +114,13 @@ func (e *Engine) Subscribe() *Subscription {
 	return s
 }
 
-// C returns a channel that receives a value when events are waiting. A burst
-// of events makes one wake-up: the channel holds at most one value, and a
-// wake-up may find that an earlier Next took its events already. C is closed
-// when the subscription or the engine is closed; events published before the
-// engine closed still wait for Next.
+// C returns a channel that receives a value when events are waiting: at
+// once if the engine is quiet (no evaluation queued or running), else within
+// half a millisecond, so that a burst of events makes few wake-ups. The
+// channel holds at most one value, and a wake-up may find that an earlier
+// Next took its events already. C is closed when the subscription or the
+// engine is closed; events published before the engine closed still wait for
+// Next.
 func (s *Subscription) C() <-chan struct{} { return s.c }
 
 // Next returns the events published since the last call, in order; the
@@ -80,20 +128,79 @@ func (s *Subscription) C() <-chan struct{} { return s.c }
 func (s *Subscription) Next() []Event {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.events) == 0 {
+	n := s.waitingLocked()
+	if n == 0 {
 		return nil
 	}
-	// Copy out, so the buffer is allocated once rather than grown again
-	// from nothing after each burst.
-	evs := slices.Clone(s.events)
-	clear(s.events)
-	s.events = s.events[:0]
-	if len(evs) >= cap(s.events)/4 {
-		s.small = 0
-	} else if s.small++; s.small > 64 && cap(s.events) > 1024 {
-		s.events, s.small = nil, 0 // the room of a burst long gone
-	}
+	evs := make([]Event, 0, n)
+	s.takeLocked(n, func(run []Event) { evs = append(evs, run...) })
 	return evs
+}
+
+// Take is Next without a copy: it calls f with the events published since
+// the last call, in order, in one or more runs. The runs are the
+// subscription's own memory, valid only until f returns: f must neither keep
+// nor modify them, nor call the subscription's methods.
+func (s *Subscription) Take(f func(evs []Event)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.takeLocked(s.waitingLocked(), f)
+}
+
+// waitingLocked returns how many events wait.
+func (s *Subscription) waitingLocked() int {
+	n, read := 0, s.read
+	for c := s.head; c != nil; c = c.next.Load() {
+		n += int(c.n.Load()) - read
+		read = 0
+	}
+	return n
+}
+
+// takeLocked calls f with the next max waiting events, in runs, and gives
+// the chunks it empties back to the engine. max is what waited when the take
+// began: a subscriber slower than the engine would never see the end.
+func (s *Subscription) takeLocked(max int, f func([]Event)) {
+	for s.head != nil && max > 0 {
+		c := s.head
+		n := min(int(c.n.Load()), s.read+max)
+		if n > s.read {
+			f(c.events[s.read:n:n])
+			max -= n - s.read
+			s.read = n
+		}
+		if n < chunkLen {
+			return
+		}
+		next := c.next.Load()
+		if next == nil {
+			return // the engine links it when it publishes the next event
+		}
+		s.head, s.read = next, 0
+		clear(c.events[:]) // what the subscriber took is not kept alive
+		c.n.Store(0)
+		c.next.Store(nil)
+		s.freeMu.Lock()
+		if len(s.free) < maxFree {
+			s.free = append(s.free, c)
+		}
+		s.freeMu.Unlock()
+	}
+}
+
+// newChunk returns a chunk for the engine to fill: the one read the longest
+// ago, whose memory has likely left the subscriber's processor cache (taking
+// a line from another processor's cache is slow), or a new one.
+func (s *Subscription) newChunk() *chunk {
+	s.freeMu.Lock()
+	defer s.freeMu.Unlock()
+	if len(s.free) == 0 {
+		return new(chunk)
+	}
+	c := s.free[0]
+	s.free[0] = nil
+	s.free = s.free[1:]
+	return c
 }
 
 // Close ends the subscription: it gets no more events, and its channel is
@@ -103,39 +210,113 @@ func (s *Subscription) Close() {
 	if i := slices.Index(s.e.subs, s); i >= 0 {
 		s.e.subs = slices.Delete(s.e.subs, i, i+1)
 	}
+	s.stopTimerLocked()
 	s.e.mu.Unlock()
 	s.closeChan()
 	s.mu.Lock()
-	s.events = nil
+	s.head = nil
 	s.mu.Unlock()
 }
 
 func (s *Subscription) closeChan() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.sigMu.Lock()
+	defer s.sigMu.Unlock()
 	if !s.closed {
 		s.closed = true
 		close(s.c)
 	}
 }
 
+// signal wakes the subscriber.
+func (s *Subscription) signal() {
+	s.sigMu.Lock()
+	defer s.sigMu.Unlock()
+	if !s.closed {
+		select {
+		case s.c <- struct{}{}:
+		default:
+		}
+	}
+}
+
 // publishLocked publishes a change of n to every subscription, without
-// blocking.
+// blocking: the event is written in place, at the end of each subscription's
+// list, for commitLocked to show.
 func (e *Engine) publishLocked(kind EventKind, n *node) {
 	if len(e.subs) == 0 {
 		return
 	}
 	e.seq++
-	ev := Event{Seq: e.seq, Time: e.nowLocked(), Kind: kind, Cell: n.view()}
+	e.uncommitted = true
+	var first *Event
 	for _, s := range e.subs {
-		s.mu.Lock()
-		if !s.closed {
-			s.events = append(s.events, ev)
-			select {
-			case s.c <- struct{}{}:
-			default:
+		if s.tailN == chunkLen {
+			c := s.newChunk()
+			s.tail.n.Store(chunkLen)
+			s.tail.next.Store(c)
+			s.tail, s.tailN = c, 0
+		}
+		ev := &s.tail.events[s.tailN]
+		if first == nil {
+			ev.Seq, ev.Time, ev.Kind = e.seq, e.nowLocked(), kind
+			n.viewInto(&ev.Cell)
+			first = ev
+		} else {
+			*ev = *first
+		}
+		s.tailN++
+	}
+}
+
+// commitLocked shows the subscribers the events published since e.mu was
+// taken, and if the engine is busy, sets their timers to wake them (if it is
+// quiet, wakeQuietLocked wakes them). The engine calls it before it unlocks
+// e.mu, so that a subscriber sees every change made before it looks, at the
+// cost of one atomic write a subscription for all the events of a change.
+func (e *Engine) commitLocked() {
+	if !e.uncommitted {
+		return
+	}
+	e.uncommitted = false
+	busy := e.inflight > 0
+	for _, s := range e.subs {
+		s.tail.n.Store(int32(s.tailN))
+		if !s.late.Load() {
+			s.late.Store(true)
+		}
+		if busy && !s.armed.Load() {
+			s.armed.Store(true)
+			if s.timer == nil {
+				s.timer = time.AfterFunc(wakeDelay, s.wakeDue)
+			} else {
+				s.timer.Reset(wakeDelay)
 			}
 		}
-		s.mu.Unlock()
+	}
+}
+
+// wakeQuietLocked wakes at once the subscribers whose events wait for a
+// wake-up: the engine is quiet.
+func (e *Engine) wakeQuietLocked() {
+	for _, s := range e.subs {
+		if s.late.Load() && s.late.Swap(false) {
+			s.stopTimerLocked()
+			s.signal()
+		}
+	}
+}
+
+// wakeDue is the function of s.timer.
+func (s *Subscription) wakeDue() {
+	s.armed.Store(false)
+	if s.late.Swap(false) {
+		s.signal()
+	}
+}
+
+// stopTimerLocked stops s.timer if it is set; e.mu is held.
+func (s *Subscription) stopTimerLocked() {
+	if s.timer != nil && s.timer.Stop() {
+		s.armed.Store(false)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/sperse/sperse/lang"
 )
@@ -176,4 +177,123 @@ func TestCloseIdle(t *testing.T) {
 		}
 		e.Close()
 	})
+}
+
+func TestSubscriptionTake(t *testing.T) {
+	e, _, _ := newEngine(t, 0)
+	taken, copied := e.Subscribe(), e.Subscribe()
+	defer taken.Close()
+	defer copied.Close()
+	// A chain of 100 cells: 300 events, several chunks.
+	cells := make([]*lang.Cell, 100)
+	cells[0] = cell("c0", "1")
+	for i := 1; i < len(cells); i++ {
+		cells[i] = cell(fmt.Sprintf("c%d", i), fmt.Sprintf("c%d + 1", i-1))
+	}
+	e.Load(cells)
+	wait(t, e)
+
+	var got []Event
+	runs := 0
+	taken.Take(func(evs []Event) {
+		runs++
+		got = append(got, evs...) // a copy: the run is the subscription's
+	})
+	want := copied.Next()
+	if len(got) != 3*len(cells) || len(want) != len(got) || runs < 2 {
+		t.Fatalf("Take gave %d events in %d runs, Next %d; want %d in several runs", len(got), runs, len(want), 3*len(cells))
+	}
+	for i := range got {
+		if got[i].Seq != want[i].Seq || got[i].Kind != want[i].Kind || summary(got[i].Cell) != summary(want[i].Cell) {
+			t.Fatalf("event %d: Take gave %d %s %s, Next %d %s %s", i,
+				got[i].Seq, got[i].Kind, summary(got[i].Cell), want[i].Seq, want[i].Kind, summary(want[i].Cell))
+		}
+	}
+	taken.Take(func(evs []Event) { t.Errorf("Take again: %d events, want none", len(evs)) })
+
+	// The chunks read are filled again: the events stay in order.
+	e.Define(cell("c0", "2"))
+	wait(t, e)
+	got = got[:0]
+	taken.Take(func(evs []Event) { got = append(got, evs...) })
+	want = copied.Next()
+	if len(got) != len(want) || len(got) != 3*len(cells) {
+		t.Fatalf("after a change, Take gave %d events and Next %d, want %d", len(got), len(want), 3*len(cells))
+	}
+	for i := range got {
+		if got[i].Seq != want[i].Seq || summary(got[i].Cell) != summary(want[i].Cell) {
+			t.Fatalf("after a change, event %d: Take gave %d %s, Next %d %s", i, got[i].Seq, summary(got[i].Cell), want[i].Seq, summary(want[i].Cell))
+		}
+	}
+	if v := got[len(got)-1].Cell; v.Name != "c99" || summary(v) != "ready 101" {
+		t.Errorf("last event: %s %s", v.Name, summary(v))
+	}
+}
+
+func TestSubscriptionWhileBusy(t *testing.T) {
+	e, local, _ := newEngine(t, 0)
+	h := local.hold("a", false)
+	sub := e.Subscribe()
+	defer sub.Close()
+	e.Define(cell("a", "1"))
+	call := next(t, h)
+	// a runs: its events are there to take, and C says so soon.
+	select {
+	case <-sub.C():
+	case <-time.After(10 * time.Second):
+		t.Fatal("no wake-up while a runs")
+	}
+	var got []string
+	for _, ev := range sub.Next() {
+		got = append(got, ev.Kind.String()+":"+summary(ev.Cell))
+	}
+	if s := strings.Join(got, " "); s != "defined:queued state:running" {
+		t.Errorf("events while a runs: %s", s)
+	}
+	call.release()
+	wait(t, e)
+	// Quiet: the wake-up is there when Wait returns.
+	select {
+	case <-sub.C():
+	default:
+		t.Fatal("no wake-up once quiet")
+	}
+	if evs := sub.Next(); len(evs) != 1 || summary(evs[0].Cell) != "ready 1" {
+		t.Errorf("events once quiet: %v", evs)
+	}
+}
+
+func TestSubscriptionTakeWhilePublishing(t *testing.T) {
+	e, _, _ := newEngine(t, 0)
+	sub := e.Subscribe()
+	defer sub.Close()
+	const n = 2000
+	cells := make([]*lang.Cell, n)
+	cells[0] = cell("c0", "1")
+	for i := 1; i < n; i++ {
+		cells[i] = cell(fmt.Sprintf("c%d", i), fmt.Sprintf("c%d + 1", i-1))
+	}
+	done := make(chan []uint64)
+	go func() {
+		var seqs []uint64
+		for range sub.C() {
+			sub.Take(func(evs []Event) {
+				for _, ev := range evs {
+					seqs = append(seqs, ev.Seq)
+				}
+			})
+			if len(seqs) == 3*n {
+				break
+			}
+		}
+		done <- seqs
+	}()
+	e.Load(cells)
+	wait(t, e)
+	seqs := <-done
+	for i, s := range seqs {
+		if s != seqs[0]+uint64(i) {
+			t.Fatalf("event %d has seq %d after %d", i, s, seqs[0]+uint64(i)-1)
+		}
+	}
 }

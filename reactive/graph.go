@@ -77,24 +77,31 @@ type entry struct {
 }
 
 func (n *node) view() CellView {
-	return CellView{
-		Cell:       n.cell,
-		Dups:       n.dups,
-		Name:       n.name,
-		Version:    n.version,
-		State:      n.state,
-		Value:      n.value,
-		Err:        n.err,
-		Where:      n.where,
-		Took:       n.took,
-		Started:    n.started,
-		Finished:   n.finished,
-		Runs:       n.runs,
-		Attempts:   n.attempts,
-		Progress:   n.progress,
-		Deps:       n.depNames,
-		Dependents: n.dependentNames(),
-	}
+	var v CellView
+	n.viewInto(&v)
+	return v
+}
+
+// viewInto sets *v to a snapshot of n. Published events are written in
+// place, field by field: assigning a CellView literal would build it aside
+// and copy it, which doubles the cost of publishing.
+func (n *node) viewInto(v *CellView) {
+	v.Cell = n.cell
+	v.Dups = n.dups
+	v.Name = n.name
+	v.Version = n.version
+	v.State = n.state
+	v.Value = n.value
+	v.Err = n.err
+	v.Where = n.where
+	v.Took = n.took
+	v.Started = n.started
+	v.Finished = n.finished
+	v.Runs = n.runs
+	v.Attempts = n.attempts
+	v.Progress = n.progress
+	v.Deps = n.depNames
+	v.Dependents = n.dependentNames()
 }
 
 func (n *node) dependentNames() []string {

@@ -136,6 +136,7 @@ func (e *Engine) worker() {
 		}
 		ctx, req := e.startLocked(j.n, "local")
 		e.busy++
+		e.commitLocked()
 		e.clock = time.Time{}
 		e.mu.Unlock()
 		res := call(ctx, e.local, req)
