@@ -18,13 +18,17 @@ type Config struct {
 
 // Engine is a workspace's graph of cells: it keeps each cell's state and
 // value, and evaluates cells through the executors of its Config, in
-// dependency order, again whenever an input changes. An Engine is safe for
+// dependency order, again whenever an input changes. With a remote executor
+// that pipelines (Pipeliner), a remote cell starts as soon as each of its
+// inputs has a value or is a remote cell running: a chain of remote cells
+// is sent at once, and its server resolves the links. An Engine is safe for
 // concurrent use; it calls executors from goroutines of its own, never while
 // holding its lock. Close stops it.
 type Engine struct {
-	local    Executor
-	remote   Executor
-	maxLocal int
+	local     Executor
+	remote    Executor
+	maxLocal  int
+	pipelines bool // remote is a Pipeliner that pipelines
 
 	wg sync.WaitGroup // every goroutine the engine starts
 
@@ -106,6 +110,9 @@ func New(cfg Config) *Engine {
 	}
 	if e.maxLocal <= 0 {
 		e.maxLocal = runtime.GOMAXPROCS(0)
+	}
+	if p, ok := cfg.Remote.(Pipeliner); ok {
+		e.pipelines = p.Pipelines()
 	}
 	return e
 }

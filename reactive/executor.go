@@ -39,6 +39,18 @@ func (l Local) Eval(ctx context.Context, req Request) Result {
 	return Result{Value: v, Err: err, Where: l.Interp.Where, Took: time.Since(start), Attempts: 1}
 }
 
+// A Pipeliner is an Executor that takes a remote cell while its inputs are
+// still being evaluated by it (promise pipelining): the engine then starts
+// a remote cell as soon as each of its inputs has a value or is a remote
+// cell running, giving it their promises (Request.Pending), and the
+// promise of its own evaluation (Request.Promise) if a remote cell uses
+// it. The executor sends references to where the inputs run, or waits for
+// their values (Request.Await).
+type Pipeliner interface {
+	Executor
+	Pipelines() bool
+}
+
 // Errors returned by an Executor are classified by the methods they have,
 // so that executors need not import this package:
 //

@@ -50,6 +50,12 @@ type node struct {
 	cancel  context.CancelFunc // cancels the running evaluation
 	waiting int                // while Queued: the deps not settled yet
 
+	// Promise pipelining: promise is that of the remote evaluation in
+	// flight, if remote cells use n; pipelined says that the evaluation in
+	// flight started before every input had settled.
+	promise   *lang.Promise
+	pipelined bool
+
 	// Scratch for propagate and findCycles.
 	mark    uint64 // the propagation that last reached the node
 	flags   uint8
@@ -280,6 +286,7 @@ func (e *Engine) resolvePendingLocked() {
 // result will be dropped.
 func (e *Engine) stopLocked(n *node) {
 	n.run = 0
+	n.promise, n.pipelined = nil, false
 	e.stopProgressLocked(n)
 	if n.cancel != nil {
 		n.cancel()

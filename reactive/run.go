@@ -59,7 +59,8 @@ func (e *Engine) decideLocked(n *node) {
 }
 
 // settleLocked puts n in state s and publishes it. If s is settled, the
-// dependents of n that now have all their inputs go to e.decide.
+// dependents of n that now have all their inputs go to e.decide. If s is
+// not Ready, the cells pipelined on n wait for it again.
 func (e *Engine) settleLocked(n *node, s State, v lang.Value, err error) {
 	n.state, n.value, n.err = s, v, err
 	kind := StateChanged
@@ -67,13 +68,19 @@ func (e *Engine) settleLocked(n *node, s State, v lang.Value, err error) {
 		kind = ValueChanged
 	}
 	e.publishLocked(kind, n)
-	if !s.settled() {
-		return
+	if s.settled() {
+		for _, u := range n.ent.users {
+			if u.state == Queued && u.waiting > 0 {
+				if u.waiting--; u.waiting == 0 {
+					e.decide = append(e.decide, u)
+				}
+			}
+		}
 	}
-	for _, u := range n.ent.users {
-		if u.state == Queued && u.waiting > 0 {
-			if u.waiting--; u.waiting == 0 {
-				e.decide = append(e.decide, u)
+	if s != Ready {
+		for _, u := range n.ent.users {
+			if u.pipelined && u.run != 0 {
+				e.requeueLocked(u) // n has no value for it
 			}
 		}
 	}
@@ -94,14 +101,72 @@ func (e *Engine) dispatchLocked(n *node) {
 		return
 	}
 	ctx, req := e.startLocked(n, "remote")
+	if e.pipelines && e.usedRemotelyLocked(n) {
+		n.promise = lang.NewPromise()
+		req.Promise = n.promise
+	}
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
 		res := call(ctx, e.remote, req)
+		if req.Promise != nil {
+			req.Promise.Resolve(res)
+		}
 		e.mu.Lock()
 		e.finishLocked(j, res)
 		e.unlock()
 	}()
+	if e.pipelines {
+		e.pipelineUsersLocked(n)
+	}
+}
+
+// usedRemotelyLocked reports whether a remote cell uses n.
+func (e *Engine) usedRemotelyLocked(n *node) bool {
+	for _, u := range n.ent.users {
+		if u.static == nil && u.cell.Remote {
+			return true
+		}
+	}
+	return false
+}
+
+// pipelineUsersLocked starts the remote cells that use n, a remote cell
+// just started, and that can start now: each of their inputs has a value
+// or is a remote cell running with a promise (promise pipelining).
+func (e *Engine) pipelineUsersLocked(n *node) {
+	for _, u := range n.ent.users {
+		if u.state != Queued || u.run != 0 || u.static != nil || !u.cell.Remote {
+			continue
+		}
+		can := true
+		for _, d := range u.deps {
+			if d.state != Ready && (d.state != Running || d.promise == nil) {
+				can = false
+				break
+			}
+		}
+		if can {
+			u.pipelined = true
+			e.dispatchLocked(u)
+		}
+	}
+}
+
+// requeueLocked puts n, pipelined, back to wait for its inputs, and so the
+// remote cells pipelined on it: an input it was started with has no value
+// to give it, or its evaluation failed while an input was still running
+// (the failure may be the input's, which the input's own result tells).
+func (e *Engine) requeueLocked(n *node) {
+	e.stopLocked(n)
+	n.state = Queued
+	e.publishLocked(StateChanged, n)
+	for _, u := range n.ent.users {
+		if u.pipelined && u.run != 0 {
+			e.requeueLocked(u)
+		}
+	}
+	e.awaitInputsLocked(n)
 }
 
 // kickLocked starts local workers for the queued jobs that the idle workers
@@ -161,12 +226,19 @@ func (e *Engine) startLocked(n *node, where string) (context.Context, Request) {
 	n.cancel = cancel
 	run := n.run
 	ctx = lang.WithProgress(ctx, func(done, total int) { e.progressed(n, run, done, total) })
-	scope := make(map[string]lang.Value, len(n.deps))
+	req := Request{Cell: n.cell, Scope: make(map[string]lang.Value, len(n.deps))}
 	for _, d := range n.deps {
-		scope[d.name] = d.value
+		if d.state == Running {
+			if req.Pending == nil {
+				req.Pending = make(map[string]*lang.Promise)
+			}
+			req.Pending[d.name] = d.promise // n is pipelined
+			continue
+		}
+		req.Scope[d.name] = d.value
 	}
 	e.publishLocked(StateChanged, n)
-	return ctx, Request{Cell: n.cell, Scope: scope}
+	return ctx, req
 }
 
 // finishLocked records the result of job j, unless n no longer waits for it.
@@ -176,9 +248,15 @@ func (e *Engine) finishLocked(j job, res Result) {
 	if n.run != j.run || e.closed {
 		return // the cell changed, was cancelled or deleted: drop the result
 	}
+	if n.pipelined && res.Err != nil && e.inputRunningLocked(n) {
+		e.requeueLocked(n)
+		e.drainLocked()
+		return
+	}
 	n.run = 0
 	n.cancel()
 	n.cancel = nil
+	n.promise, n.pipelined = nil, false
 	e.stopProgressLocked(n)
 	n.finished = e.nowLocked()
 	n.took = res.Took
@@ -198,6 +276,16 @@ func (e *Engine) finishLocked(j job, res Result) {
 		e.settleLocked(n, Ready, res.Value, nil)
 	}
 	e.drainLocked()
+}
+
+// inputRunningLocked reports whether an input of n is running.
+func (e *Engine) inputRunningLocked(n *node) bool {
+	for _, d := range n.deps {
+		if d.state == Running {
+			return true
+		}
+	}
+	return false
 }
 
 // classify returns the state of a cell whose evaluation failed with err (see

@@ -131,6 +131,12 @@ func (c *Client) Eval(ctx context.Context, req lang.Request) lang.Result {
 	return last
 }
 
+// Pipelines reports that Eval takes requests with pending inputs
+// (reactive.Pipeliner): when they all run on one server that can run the
+// cell, it is sent there at once with references to them (Eval.ID, a
+// lang.Ref in the job); otherwise Eval waits for their values.
+func (c *Client) Pipelines() bool { return true }
+
 // placement is where an evaluation with a promise runs: its server, the
 // connection, and its ID there (Eval.ID).
 type placement struct {

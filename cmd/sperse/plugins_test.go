@@ -153,6 +153,18 @@ local_len = len(bob) + len(inject_text) + len(inject_id)
 		"inject_id":   `[] on b`,
 		"local_len":   `1 on local`,
 	})
+	// The chain went to a at once: a resolved second's and third's inputs
+	// itself (promise pipelining). (Either may miss it on a loaded machine,
+	// if first is done before the client looks where it runs; not both.)
+	pipelined := 0
+	for _, line := range strings.Split(a.logs.String(), "\n") {
+		if (strings.Contains(line, "cell=second ") || strings.Contains(line, "cell=third ")) && strings.Contains(line, "pipelined=") {
+			pipelined++
+		}
+	}
+	if pipelined == 0 {
+		t.Errorf("a resolved the inputs of no cell of the chain:\n%s", a.logs)
+	}
 
 	// The table is intact, and b says what it evaluated.
 	code, cells, errOut = runOn(t, `n = remote sql(sales, "select count(*) as n from t")[0]["n"]`+"\n", a, b, c)
