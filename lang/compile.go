@@ -74,8 +74,9 @@ func (in *Interp) compile(c *Cell, scope map[string]Value) (*compiled, error) {
 // the program and the table of the functions its source defines.
 func (in *Interp) compileFile(f *syntax.File, src string, start Pos, scope map[string]bool) (*starlark.Program, *unit, error) {
 	builtins := in.builtinDict()
+	guardRepeats(f)
 	prog, err := starlark.FileProgram(f, func(name string) bool {
-		return scope[name] || builtins.Has(name)
+		return scope[name] || builtins.Has(name) || name == repeatKey
 	})
 	if err != nil {
 		return nil, nil, convertError(err)
@@ -86,8 +87,8 @@ func (in *Interp) compileFile(f *syntax.File, src string, start Pos, scope map[s
 // predeclared returns the environment in which co runs: its unit, and for each
 // free name of c its value from scope or the builtins.
 func (co *compiled) predeclared(c *Cell, scope map[string]Value) starlark.StringDict {
-	env := make(starlark.StringDict, len(c.Free)+1)
-	env[unitKey] = co.unit
+	env := make(starlark.StringDict, len(c.Free)+2)
+	env[unitKey], env[repeatKey] = co.unit, repeatGuard
 	builtins := co.in.builtinDict()
 	for i, name := range c.Free {
 		if co.inScope[i] {
@@ -191,7 +192,7 @@ func refs(fn *resolve.Function) []string {
 	var names []string
 	visit := func(n syntax.Node) bool {
 		if id, ok := n.(*syntax.Ident); ok {
-			if b, ok := id.Binding.(*resolve.Binding); ok && (b.Scope == resolve.Global || b.Scope == resolve.Predeclared) && !seen[id.Name] {
+			if b, ok := id.Binding.(*resolve.Binding); ok && (b.Scope == resolve.Global || b.Scope == resolve.Predeclared) && !seen[id.Name] && id.Name != repeatKey {
 				seen[id.Name] = true
 				names = append(names, id.Name)
 			}

@@ -26,6 +26,17 @@
 // its predeclared environment, a hidden table of the functions defined in its
 // source (see unit); nothing is kept in a global registry.
 //
+// # Limits
+//
+// An evaluation stops, with an *Error that names the limit, at its step
+// limit (Interp.MaxSteps), when its context is done, when its calls nest
+// deeper than MaxCallDepth, and when the process's live heap is over
+// Interp.MaxMemory (the heap is the process's: see limits.go for who is
+// stopped). A repetition of a literal ([0] * n) that would go over the
+// memory limit is refused before it allocates, and json.decode refuses
+// input nested deeper than 10,000 levels: Go's stack limit, which these
+// checks keep deep recursion from, ends the whole process.
+//
 // # Split work
 //
 // pmap(f, xs, on=None) and mapreduce(mapper, reducer, xs, on=None) hand their

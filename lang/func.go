@@ -124,7 +124,7 @@ func (in *Interp) makeFunc(fc *FuncCode) (Value, error) {
 	if err != nil {
 		return fail(err)
 	}
-	env[unitKey] = u
+	env[unitKey], env[repeatKey] = u, repeatGuard
 	for name, v := range in.builtinDict() {
 		if !scope[name] {
 			env[name] = v

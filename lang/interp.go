@@ -1,13 +1,13 @@
 package lang
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"strings"
 	"sync"
 
-	"go.starlark.net/lib/json"
 	"go.starlark.net/lib/math"
 	"go.starlark.net/starlark"
 )
@@ -18,6 +18,13 @@ import (
 type Interp struct {
 	Where    string
 	MaxSteps uint64 // Starlark steps one evaluation may take; 0 means DefaultMaxSteps
+
+	// MaxMemory is the most heap the process may hold while code runs
+	// here: an evaluation that finds the Go heap over it (after a garbage
+	// collection) is stopped with an error. The heap is the process's, not
+	// the evaluation's (see limits.go). 0 means DefaultMaxMemory();
+	// math.MaxUint64 means no limit.
+	MaxMemory uint64
 
 	// Splitter runs the chunks of pmap and mapreduce. Nil means in-process
 	// (see InProcess): each chunk goes through the codec into a fresh
@@ -114,11 +121,20 @@ func (in *Interp) run(ctx context.Context, name string, body func(*starlark.Thre
 	pt := threadPool.Get().(*pooledThread)
 	thread := &pt.thread
 	thread.Name, thread.Steps = name, 0
-	thread.SetMaxExecutionSteps(maxSteps)
+	pt.limits = limits{maxSteps: maxSteps, maxMemory: in.maxMemory()}
+	thread.SetMaxExecutionSteps(min(maxSteps, checkEvery)) // pt.check raises it
 	pt.state = evalState{in: in, ctx: ctx}
 	stop := context.AfterFunc(ctx, func() { thread.Cancel(context.Cause(ctx).Error()) })
+	watched := pt.limits.watched()
+	if watched {
+		watchMemory(pt)
+	}
 	globals, err := body(thread)
-	if stop() && err == nil && thread.Steps < maxSteps {
+	var tooMuch string
+	if watched {
+		tooMuch = unwatchMemory(pt)
+	}
+	if stop() && err == nil && thread.Steps < maxSteps && pt.limits.deep == "" && tooMuch == "" {
 		// Never cancelled (the step limit cancels too): the thread can
 		// run the next evaluation.
 		pt.state = evalState{}
@@ -138,6 +154,11 @@ func (in *Interp) run(ctx context.Context, name string, body func(*starlark.Thre
 		e.Msg = fmt.Sprintf("stopped after %d steps: the evaluation's step limit", maxSteps)
 		return nil, e
 	}
+	if why := cmp.Or(pt.limits.deep, tooMuch); why != "" {
+		e := asError(convertError(err))
+		e.Msg, e.Backtrace = why, trimBacktrace(e.Backtrace)
+		return nil, e
+	}
 	return nil, convertError(err)
 }
 
@@ -155,7 +176,7 @@ func asError(err error) *Error {
 var builtins = starlark.StringDict{
 	"sum":       starlark.NewBuiltin("sum", builtinSum),
 	"math":      math.Module,
-	"json":      json.Module,
+	"json":      jsonModule, // Starlark's, with a limit on nesting (limits.go)
 	"where":     starlark.NewBuiltin("where", builtinWhere),
 	"pmap":      starlark.NewBuiltin("pmap", builtinPmap),
 	"mapreduce": starlark.NewBuiltin("mapreduce", builtinMapreduce),
@@ -229,13 +250,16 @@ var threadPool = sync.Pool{New: func() any {
 	pt := new(pooledThread)
 	pt.thread.Print = func(*starlark.Thread, string) {}
 	pt.thread.SetLocal(threadKey, &pt.state)
+	pt.thread.OnMaxSteps = pt.check
 	return pt
 }}
 
-// pooledThread is a thread and the state its builtins find in it.
+// pooledThread is a thread, the state its builtins find in it, and the
+// limits it checks.
 type pooledThread struct {
 	thread starlark.Thread
 	state  evalState
+	limits limits
 }
 
 func state(thread *starlark.Thread) *evalState {

@@ -101,7 +101,7 @@ func splitCells(src string) []chunk {
 		cur, lines = nil, nil
 	}
 	for i, line := range strings.Split(src, "\n") {
-		line = strings.TrimSuffix(line, "\r")
+		line = strings.TrimRight(line, "\r") // CRLF, or CRCRLF from a file converted twice
 		inside := depth > 0 || quote != "" || cont
 		starts := !inside && line != "" && line[0] != ' ' && line[0] != '\t' && line[0] != '#'
 		if starts {

@@ -46,7 +46,7 @@ func (in *Interp) LoadModule(ctx context.Context, filename string, src []byte) (
 		for name, v := range in.builtinDict() {
 			env[name] = v
 		}
-		env[unitKey] = u
+		env[unitKey], env[repeatKey] = u, repeatGuard
 		return prog.Init(thread, env)
 	})
 	if err != nil {
