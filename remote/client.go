@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"cmp"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"os"
@@ -38,13 +39,23 @@ type ClientConfig struct {
 	// Token is sent in Hello to every server.
 	Token string
 
+	// Certificate, if not nil, is presented to servers that ask for a
+	// client certificate (mutual TLS: a server started with --client-ca).
+	// A server that requires one refuses a client without it, or with one
+	// its CA did not sign: Connect's error says so, and the client does not
+	// retry.
+	Certificate *tls.Certificate
+
 	// KnownServers is the path of the trust-on-first-use file (see
 	// KnownServers); "" means DefaultKnownServersPath. It is read and
 	// written only for addresses that pin no fingerprint.
 	KnownServers string
 
 	// Interp is the client's interpreter: results, functions too, are
-	// decoded into it. Nil means lang.NewInterp("local").
+	// decoded with its builtins and Provided names, but never with its
+	// Splitter or Remote, and with a small step limit: decoding a function
+	// evaluates its default values, code the server chose, which must not
+	// reach any server. Nil means lang.NewInterp("local").
 	Interp *lang.Interp
 
 	// Name is how the client introduces itself in Hello, for the servers'
@@ -76,7 +87,8 @@ type Client struct {
 	known *KnownServers // nil if there is no default path (knownErr says why)
 
 	knownErr error
-	hello    string // the client's name in Hello
+	hello    string       // the client's name in Hello
+	decoder  *lang.Interp // decodes results (see newDecoder)
 
 	ctx    context.Context // done on Close
 	cancel context.CancelFunc
@@ -162,7 +174,7 @@ func NewClient(cfg ClientConfig) *Client {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	c := &Client{cfg: cfg, log: log, notify: make(chan struct{}, 1), hello: cfg.Name}
+	c := &Client{cfg: cfg, log: log, notify: make(chan struct{}, 1), hello: cfg.Name, decoder: newDecoder(cfg.Interp)}
 	if c.hello == "" {
 		host, _ := os.Hostname()
 		c.hello = "sperse on " + cmp.Or(host, "unknown host")
@@ -178,6 +190,23 @@ func NewClient(cfg ClientConfig) *Client {
 	c.wg.Add(1)
 	go c.notifier()
 	return c
+}
+
+// decodeMaxSteps bounds the Starlark steps of decoding one function of a
+// result: evaluating its default values (see newDecoder).
+const decodeMaxSteps = 100_000
+
+// newDecoder returns the interpreter the client decodes results in: in,
+// the client's interpreter, with no Splitter, no Remote and a step limit of
+// decodeMaxSteps. Decoding a function evaluates its default values (as a
+// def statement does), code the server chose: it must not reach a server
+// (this one or another, with this client's token) and must not run long.
+// Here pmap runs in process and a pinned function in place, hermetic. The
+// functions decoded are the same as in's would be: a builtin they call
+// later takes its place, its splitter and its caller from the evaluation
+// that calls it.
+func newDecoder(in *lang.Interp) *lang.Interp {
+	return &lang.Interp{Where: in.Where, MaxSteps: decodeMaxSteps, Provided: in.Provided}
 }
 
 // notifier calls OnChange, once for any number of changes since its last call.

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fxamacker/cbor/v2"
 	"github.com/quic-go/quic-go"
 )
 
@@ -133,59 +134,45 @@ func (c *Client) readControl(s *server, sess *session) error {
 		if err != nil {
 			return c.lostError(s, err)
 		}
-		var perr error
-		switch t {
-		case MsgPing:
-			var p Ping
-			if perr = DecodeBody(t, body, &p); perr == nil {
-				if err := sess.write(MsgPong, Pong(p)); err != nil {
-					return c.lostError(s, err)
-				}
+		msg, perr := decodeControl(t, body)
+		switch m := msg.(type) {
+		case Ping:
+			if err := sess.write(MsgPong, Pong(m)); err != nil {
+				return c.lostError(s, err)
 			}
-		case MsgPong:
-			var p Pong
-			if perr = DecodeBody(t, body, &p); perr == nil {
-				sess.pingMu.Lock()
-				sess.lastPong = time.Now()
-				var sample time.Duration
-				if p.Seq == sess.pingSeq && !sess.pingSent.IsZero() {
-					sample = time.Since(sess.pingSent)
-				}
-				sess.pingMu.Unlock()
-				if sample > 0 {
-					c.mu.Lock()
-					if s.sess == sess {
-						s.rtt = smooth(s.rtt, sample)
-					}
-					c.mu.Unlock()
-				}
+		case Pong:
+			sess.pingMu.Lock()
+			sess.lastPong = time.Now()
+			var sample time.Duration
+			if m.Seq == sess.pingSeq && !sess.pingSent.IsZero() {
+				sample = time.Since(sess.pingSent)
 			}
-		case MsgStatus:
-			var st Status
-			if perr = DecodeBody(t, body, &st); perr == nil {
-				c.mu.Lock()
-				changed := s.sess == sess && s.status != st
-				if changed {
-					s.status = st
-				}
-				c.mu.Unlock()
-				if changed {
-					c.changed()
-				}
-			}
-		case MsgGoAway:
-			var g GoAway
-			if perr = DecodeBody(t, body, &g); perr == nil {
+			sess.pingMu.Unlock()
+			if sample > 0 {
 				c.mu.Lock()
 				if s.sess == sess {
-					s.goingAway = true
+					s.rtt = smooth(s.rtt, sample)
 				}
 				c.mu.Unlock()
-				c.log.Info("server going away", "server", s.name, "reason", g.Reason)
+			}
+		case Status:
+			c.mu.Lock()
+			changed := s.sess == sess && s.status != m
+			if changed {
+				s.status = m
+			}
+			c.mu.Unlock()
+			if changed {
 				c.changed()
 			}
-		default:
-			perr = fmt.Errorf("unexpected %s message on the control stream", t)
+		case GoAway:
+			c.mu.Lock()
+			if s.sess == sess {
+				s.goingAway = true
+			}
+			c.mu.Unlock()
+			c.log.Info("server going away", "server", s.name, "reason", m.Reason)
+			c.changed()
 		}
 		if perr != nil {
 			sess.conn.CloseWithError(ConnProtocol, perr.Error())
@@ -193,6 +180,40 @@ func (c *Client) readControl(s *server, sess *session) error {
 				Message: fmt.Sprintf("server %s broke the protocol: %v", s.name, perr), Err: perr}
 		}
 	}
+}
+
+// decodeControl decodes a message of type t that a server sent on the
+// control stream after Welcome: a Ping, Pong, Status or GoAway (the value,
+// not a pointer), or an error for anything else.
+func decodeControl(t MsgType, body cbor.RawMessage) (any, error) {
+	var (
+		msg any
+		err error
+	)
+	switch t {
+	case MsgPing:
+		var p Ping
+		err = DecodeBody(t, body, &p)
+		msg = p
+	case MsgPong:
+		var p Pong
+		err = DecodeBody(t, body, &p)
+		msg = p
+	case MsgStatus:
+		var st Status
+		err = DecodeBody(t, body, &st)
+		msg = st
+	case MsgGoAway:
+		var g GoAway
+		err = DecodeBody(t, body, &g)
+		msg = g
+	default:
+		err = fmt.Errorf("unexpected %s message on the control stream", t)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return msg, nil
 }
 
 // lostError is the error of a connection to s lost with err.
@@ -226,6 +247,7 @@ type trustCheck struct {
 	fp       string
 	newTrust bool  // verified on first use: remember it after Welcome
 	err      error // the verification's failure
+	asked    bool  // the server asked for a client certificate
 }
 
 // dial connects to s and runs the handshake. permanent says that err is not
@@ -239,6 +261,17 @@ func (c *Client) dial(ctx context.Context, s *server) (sess *session, permanent 
 		InsecureSkipVerify: true, // verified by VerifyConnection: pinned or trusted on first use
 		VerifyConnection: func(cs tls.ConnectionState) error {
 			return c.verify(s, cs, check)
+		},
+		// The certificate is presented whatever the server asks for, so
+		// that a wrong one is refused, and logged, as such.
+		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			check.mu.Lock()
+			check.asked = true
+			check.mu.Unlock()
+			if c.cfg.Certificate != nil {
+				return c.cfg.Certificate, nil
+			}
+			return &tls.Certificate{}, nil
 		},
 	}
 	if host, _, err := net.SplitHostPort(s.addr); err == nil && net.ParseIP(host) == nil {
@@ -254,13 +287,16 @@ func (c *Client) dial(ctx context.Context, s *server) (sess *session, permanent 
 		MaxIncomingUniStreams: -1,
 	})
 	check.mu.Lock()
-	fp, newTrust, verr := check.fp, check.newTrust, check.err
+	fp, newTrust, verr, asked := check.fp, check.newTrust, check.err, check.asked
 	check.mu.Unlock()
 	if verr != nil {
 		if conn != nil {
 			conn.CloseWithError(ConnClosed, "certificate refused")
 		}
 		return nil, true, verr
+	}
+	if cerr := c.certificateRefused(s, err, asked); cerr != nil {
+		return nil, true, cerr
 	}
 	if err != nil {
 		return nil, false, &ServerError{Code: CodeDisconnected, Server: s.addr,
@@ -274,6 +310,14 @@ func (c *Client) dial(ctx context.Context, s *server) (sess *session, permanent 
 	}
 	if err != nil {
 		conn.CloseWithError(ConnClosed, "handshake failed")
+		// The server checks a client certificate after the client's side
+		// of the TLS handshake is done: its refusal arrives now.
+		check.mu.Lock()
+		asked = check.asked
+		check.mu.Unlock()
+		if cerr := c.certificateRefused(s, err, asked); cerr != nil {
+			return nil, true, cerr
+		}
 		return nil, permanent, err
 	}
 	sess.fp = fp
@@ -349,9 +393,22 @@ func (c *Client) handshake(ctx context.Context, s *server, conn *quic.Conn) (*se
 		return failed(err)
 	}
 	rtt := time.Since(start)
-	protocolErr := func(err error) (*session, bool, error) {
-		return nil, true, &ServerError{Code: CodeBadRequest, Server: s.addr,
-			Message: fmt.Sprintf("server %s broke the protocol in the handshake: %v", s.addr, err), Err: err}
+	w, permanent, err := decodeWelcome(s.addr, t, body)
+	if err != nil {
+		return nil, permanent, err
+	}
+	ctrl.SetDeadline(time.Time{})
+	return &session{conn: conn, ctrl: ctrl, br: br, welcome: w, maxMessage: w.maxMessage(), rtt: rtt, lastPong: time.Now()}, false, nil
+}
+
+// decodeWelcome decodes the answer of the server at addr to Hello, a
+// message of type t: a Welcome of this protocol version, or else the
+// error of a refusal, of another version or of a broken protocol (a
+// *ServerError); permanent says that the error is not worth retrying.
+func decodeWelcome(addr string, t MsgType, body cbor.RawMessage) (w Welcome, permanent bool, err error) {
+	protocolErr := func(err error) (Welcome, bool, error) {
+		return Welcome{}, true, &ServerError{Code: CodeBadRequest, Server: addr,
+			Message: fmt.Sprintf("server %s broke the protocol in the handshake: %v", addr, err), Err: err}
 	}
 	switch t {
 	case MsgRefused:
@@ -361,23 +418,49 @@ func (c *Client) handshake(ctx context.Context, s *server, conn *quic.Conn) (*se
 		}
 		// A server shutting down or too busy may take the client later.
 		transient := r.Code == CodeShutdown || r.Code == CodeOverloaded || r.Code == CodeDisconnected
-		return nil, !transient, refusedError(s.addr, r.Code, r.Message)
+		return Welcome{}, !transient, refusedError(addr, r.Code, r.Message)
 	case MsgWelcome:
 	default:
 		return protocolErr(fmt.Errorf("got %s, want welcome", t))
 	}
-	var w Welcome
 	if err := DecodeBody(t, body, &w); err != nil {
 		return protocolErr(err)
 	}
 	if w.Version != ProtocolVersion {
-		return nil, true, &ServerError{Code: CodeVersion, Server: s.addr,
-			Message: fmt.Sprintf("server %s speaks protocol version %d; this client speaks version %d: use a client and server of the same release", s.addr, w.Version, ProtocolVersion)}
+		return Welcome{}, true, &ServerError{Code: CodeVersion, Server: addr,
+			Message: fmt.Sprintf("server %s speaks protocol version %d; this client speaks version %d: use a client and server of the same release", addr, w.Version, ProtocolVersion)}
 	}
-	ctrl.SetDeadline(time.Time{})
-	maxMessage := w.Limits.MaxMessage
-	if maxMessage <= 0 {
-		maxMessage = DefaultMaxMessage
+	return w, false, nil
+}
+
+// maxMessage returns the largest frame the server of w accepts and sends.
+func (w *Welcome) maxMessage() int {
+	if w.Limits.MaxMessage <= 0 {
+		return DefaultMaxMessage
 	}
-	return &session{conn: conn, ctrl: ctrl, br: br, welcome: w, maxMessage: maxMessage, rtt: rtt, lastPong: time.Now()}, false, nil
+	return w.Limits.MaxMessage
+}
+
+// certificateRefused returns the error of a connection to s that the server
+// closed with a TLS alert about the client's certificate, after asking for
+// one (asked), or nil if err is not that.
+func (c *Client) certificateRefused(s *server, err error, asked bool) error {
+	var terr *quic.TransportError
+	if !asked || !errors.As(err, &terr) || !terr.Remote || !terr.ErrorCode.IsCryptoError() {
+		return nil
+	}
+	switch alert := uint8(terr.ErrorCode - 0x100); alert {
+	case 42, 43, 44, 45, 46, 48, 116: // bad, unsupported, revoked, expired, unknown certificate; unknown CA; certificate required
+	default:
+		return nil
+	}
+	msg := fmt.Sprintf("server %s requires a client certificate (mutual TLS) and refused the connection without one: give one with --client-cert and --client-key", s.addr)
+	if cert := c.cfg.Certificate; cert != nil {
+		subject := "given"
+		if cert.Leaf != nil {
+			subject = fmt.Sprintf("%q", cert.Leaf.Subject.String())
+		}
+		msg = fmt.Sprintf("server %s refused the client certificate %s: it accepts one signed by its client CA, current, and for client authentication", s.addr, subject)
+	}
+	return &ServerError{Code: CodeUnauthorized, Server: s.addr, Message: msg, Err: err}
 }

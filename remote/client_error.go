@@ -77,6 +77,8 @@ func describeLoss(err error) string {
 			return "the server closed the connection"
 		case ConnProtocol:
 			return "the server closed the connection for a protocol error: " + app.ErrorMessage
+		case ConnBusy:
+			return "the server is at its connection limit: " + app.ErrorMessage
 		}
 	case errors.As(err, &app) && app.ErrorMessage == noPongs:
 		return "no response from the server (no answer to pings)"

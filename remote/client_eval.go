@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fxamacker/cbor/v2"
 	"github.com/quic-go/quic-go"
 
 	"github.com/sperse/sperse/lang"
@@ -450,12 +451,8 @@ func (c *Client) evalOn(ctx context.Context, name string, sess *session, what st
 	if err != nil {
 		return failed(err)
 	}
-	if t != MsgResult {
-		str.CancelRead(StreamBadRequest)
-		return failed(fmt.Errorf("got %s, want result", t))
-	}
-	var res Result
-	if err := DecodeBody(t, body, &res); err != nil {
+	res, err := decodeResult(t, body)
+	if err != nil {
 		str.CancelRead(StreamBadRequest)
 		return failed(err)
 	}
@@ -468,14 +465,28 @@ func (c *Client) evalOn(ctx context.Context, name string, sess *session, what st
 		return failed(ctx.Err()) // the server's error may be of our cancellation
 	case res.Error != nil:
 		return lang.Result{Err: resultError(name, what, res.Error), Took: res.Took}
-	case len(res.Value) == 0:
-		return failed(errors.New("a result with neither value nor error"))
 	}
-	v, err := c.cfg.Interp.DecodeLimited(res.Value, lang.DecodeLimits{MaxSize: sess.maxMessage})
+	v, err := c.decoder.DecodeLimited(res.Value, lang.DecodeLimits{MaxSize: sess.maxMessage})
 	if err != nil {
 		return failed(err)
 	}
 	return lang.Result{Value: v, Took: res.Took}
+}
+
+// decodeResult decodes a server's answer to an Eval, a message of type t: a
+// Result with a value (still encoded) or an error.
+func decodeResult(t MsgType, body cbor.RawMessage) (Result, error) {
+	if t != MsgResult {
+		return Result{}, fmt.Errorf("got %s, want result", t)
+	}
+	var res Result
+	if err := DecodeBody(t, body, &res); err != nil {
+		return Result{}, err
+	}
+	if res.Error == nil && len(res.Value) == 0 {
+		return Result{}, errors.New("a result with neither value nor error")
+	}
+	return res, nil
 }
 
 // resultError converts the error in a Result of what from the server called name.

@@ -88,12 +88,20 @@ func WriteFrame(w io.Writer, t MsgType, body any) error {
 }
 
 // ReadFrame reads one frame from r and returns its type and undecoded body.
+// It returns io.EOF only if r ends before the frame's first byte;
+// io.ErrUnexpectedEOF (perhaps wrapped) if r ends within a frame.
 // A frame longer than max bytes is refused with an error wrapping ErrTooLarge
 // before its body is read; the memory used grows with the bytes read, not
 // with the length announced.
 func ReadFrame(r *bufio.Reader, max int) (MsgType, cbor.RawMessage, error) {
+	if _, err := r.Peek(1); err != nil {
+		return 0, nil, err // io.EOF: the stream ended between frames
+	}
 	n, err := quicvarint.Read(r)
 	if err != nil {
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF // within the length
+		}
 		return 0, nil, err
 	}
 	if n > uint64(max) {

@@ -127,7 +127,9 @@ func (k *KnownServers) Load() (servers []KnownServer, malformed []error, err err
 func parseKnown(file string, data []byte) (servers []KnownServer, malformed []error) {
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(nil, 1<<20)
-	for n := 1; sc.Scan(); n++ {
+	n := 0
+	for sc.Scan() {
+		n++
 		line, _, _ := strings.Cut(sc.Text(), "#")
 		fields := strings.Fields(line)
 		if len(fields) == 0 {
@@ -152,7 +154,7 @@ func parseKnown(file string, data []byte) (servers []KnownServer, malformed []er
 		servers = append(servers, KnownServer{Addr: addr, Fingerprint: fields[1], Line: n})
 	}
 	if err := sc.Err(); err != nil {
-		malformed = append(malformed, &LineError{File: file, Line: len(servers) + len(malformed) + 1, Msg: err.Error()})
+		malformed = append(malformed, &LineError{File: file, Line: n + 1, Msg: err.Error()})
 	}
 	return servers, malformed
 }

@@ -203,6 +203,7 @@ const (
 	CodeShutdown     ErrorCode = 9 // the server is shutting down: retry elsewhere
 	CodeCancelled    ErrorCode = 10
 	CodeNoRef        ErrorCode = 11 // a lang.Ref the server cannot resolve: send the value
+	CodeNotPermitted ErrorCode = 12 // the client's token does not allow what the cell uses there: never retried there
 )
 
 func (c ErrorCode) String() string {
@@ -229,6 +230,8 @@ func (c ErrorCode) String() string {
 		return "cancelled"
 	case CodeNoRef:
 		return "no such reference"
+	case CodeNotPermitted:
+		return "not permitted"
 	}
 	return fmt.Sprintf("ErrorCode(%d)", uint8(c))
 }
@@ -239,6 +242,7 @@ const (
 	ConnRefused      = 0x101 // the server refused the client (see Refused)
 	ConnProtocol     = 0x102 // the peer broke the protocol
 	ConnShutdown     = 0x103 // the server shut down
+	ConnBusy         = 0x104 // the server has too many connections: try again later
 	StreamCancelled  = 0x201 // the client cancelled the evaluation
 	StreamBadRequest = 0x202 // the stream's message could not be understood
 )

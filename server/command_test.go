@@ -187,7 +187,7 @@ func testCommandUsage(t *testing.T, bin string) {
 		{[]string{"--name", "a", "--token", "x-token", "--token-file", "f"}, 2, "not both"},
 		{[]string{"--name", "a", "extra"}, 2, `unexpected argument "extra"`},
 		{[]string{"--name", "a b", "--token", "x-token"}, 1, `server name "a b"`},
-		{[]string{"--name", "a", "--token-file", tokens}, 1, tokens + ":2: token has a space"},
+		{[]string{"--name", "a", "--token-file", tokens}, 1, tokens + ":2: field 2 is not tags=... or provides=..."},
 		{[]string{"--name", "a", "--token", "x-token", "--listen", "127.0.0.1:99999"}, 1, "invalid port"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {

@@ -2,6 +2,7 @@ package server
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"log/slog"
 	"runtime"
@@ -22,9 +23,24 @@ type Config struct {
 	// with the same rules as Name.
 	Tags []string
 
-	// Tokens are the tokens a client may present in its Hello. At least one
-	// is required. They are compared in constant time and never logged.
+	// Tokens are the tokens a client may present in its Hello, each
+	// allowing everything the server offers. At least one token, here or
+	// in ScopedTokens, is required. Tokens are compared in constant time
+	// and never logged.
 	Tokens []string
+
+	// ScopedTokens are further tokens, each perhaps limited to some of the
+	// server's names, tags and provided names (see Token; ReadTokenFile
+	// reads them). Tokens and ScopedTokens together hold at least one
+	// token, each once.
+	ScopedTokens []Token
+
+	// ClientCAs, if not nil, requires every client to present a TLS
+	// certificate signed by one of these authorities (mutual TLS; see
+	// LoadClientCAs), in addition to its token. A client without one, or
+	// with another, is refused during the TLS handshake, and the log says
+	// why.
+	ClientCAs *x509.CertPool
 
 	// Certificate is the server's TLS certificate. If it is empty, New
 	// generates one in memory (GenerateCertificate), whose fingerprint
@@ -85,6 +101,30 @@ type Config struct {
 	// more is an error. Default: DefaultMaxRows.
 	MaxRows int
 
+	// MaxConnections bounds the client connections open at once, counted
+	// from the end of their QUIC handshake (those that have not said Hello
+	// yet included); a connection past it is closed at once with
+	// remote.ConnBusy, and the client tries again later. Default:
+	// DefaultMaxConnections.
+	MaxConnections int
+
+	// MaxStreams bounds the evaluation streams one connection may have open
+	// at once (QUIC's stream limit): a client that wants more waits for one
+	// of its streams to close. Default: DefaultMaxStreams.
+	MaxStreams int
+
+	// HandshakeTimeout bounds how long a new connection may take to
+	// complete its QUIC handshake, and then to open its control stream and
+	// send Hello. Default: DefaultHandshakeTimeout.
+	HandshakeTimeout time.Duration
+
+	// IdleTimeout closes a connection on which nothing arrives from the
+	// client for this long (QUIC's idle timeout: a live client's QUIC stack
+	// sends keep-alives, and sperse's client pings every second), and stops
+	// its evaluations: it bounds how long a client that vanished holds its
+	// slots. Default: DefaultIdleTimeout.
+	IdleTimeout time.Duration
+
 	// Logger receives the server's structured logs: connections opened and
 	// closed, refusals with their reason, and one record per evaluation.
 	// Default: no logs.
@@ -124,13 +164,8 @@ func (c Config) withDefaults() (Config, error) {
 			return c, fmt.Errorf("server tag %q: want 1 to 64 letters, digits, '_', '.' or '-'", tag)
 		}
 	}
-	if len(c.Tokens) == 0 {
-		return c, fmt.Errorf("server %s has no token: a server requires at least one client token", c.Name)
-	}
-	for i, tok := range c.Tokens {
-		if err := checkToken(tok); err != nil {
-			return c, fmt.Errorf("token %d: %w", i+1, err)
-		}
+	if err := c.checkTokens(); err != nil {
+		return c, err
 	}
 	if c.MaxConcurrency <= 0 {
 		c.MaxConcurrency = runtime.NumCPU()
@@ -152,6 +187,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MaxRows <= 0 {
 		c.MaxRows = DefaultMaxRows
+	}
+	if err := c.limitDefaults(); err != nil {
+		return c, err
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

@@ -43,6 +43,8 @@ type conn struct {
 	lastResult atomic.Int64 // when the last Result was sent, in Unix nanoseconds
 
 	kept keptTable // results kept for pipelined jobs
+
+	grant *grant // what the client's token allows, once the handshake accepted it
 }
 
 func newConn(s *Server, qc *quic.Conn) *conn {
@@ -99,19 +101,19 @@ func closeReason(err error) string {
 // handshake accepts c's control stream and its Hello, and answers Welcome or
 // Refused. It reports whether the client was accepted; if not, c is closed.
 func (s *Server) handshake(c *conn) bool {
-	ctx, cancel := context.WithTimeout(c.qc.Context(), handshakeTimeout)
+	ctx, cancel := context.WithTimeout(c.qc.Context(), s.cfg.HandshakeTimeout)
 	defer cancel()
 	ctrl, err := c.qc.AcceptStream(ctx)
 	if err != nil {
 		if c.qc.Context().Err() == nil {
-			msg := fmt.Sprintf("no control stream within %s", handshakeTimeout)
+			msg := fmt.Sprintf("no control stream within %s", s.cfg.HandshakeTimeout)
 			s.log.Warn("refused", "remote", c.remote, "reason", msg)
 			c.qc.CloseWithError(remote.ConnProtocol, msg)
 		}
 		return false
 	}
 	c.ctrl, c.ctrlR = ctrl, bufio.NewReader(ctrl)
-	ctrl.SetReadDeadline(time.Now().Add(handshakeTimeout))
+	ctrl.SetReadDeadline(time.Now().Add(s.cfg.HandshakeTimeout))
 	t, body, err := remote.ReadFrame(c.ctrlR, maxControlMessage)
 	ctrl.SetReadDeadline(time.Time{})
 	if err != nil {
@@ -143,12 +145,8 @@ func (s *Server) handshake(c *conn) bool {
 			remote.ProtocolVersion, hello.Version, upgrade))
 		return false
 	}
-	if hello.Token == "" {
-		s.refuse(c, remote.CodeUnauthorized, fmt.Sprintf("bad token: none given; server %s requires one (the token its operator gave you)", s.cfg.Name))
-		return false
-	}
-	if !s.tokens.has(hello.Token) {
-		s.refuse(c, remote.CodeUnauthorized, fmt.Sprintf("bad token: server %s does not accept it; use the token its operator gave you", s.cfg.Name))
+	g := s.authenticate(c, hello.Token)
+	if g == nil {
 		return false
 	}
 	if s.closing() {
@@ -158,11 +156,11 @@ func (s *Server) handshake(c *conn) bool {
 	welcome := remote.Welcome{
 		Version:  remote.ProtocolVersion,
 		Name:     s.cfg.Name,
-		Tags:     s.cfg.Tags,
-		Provides: s.provides,
+		Tags:     g.tags,
+		Provides: g.provides,
 		Limits:   s.cfg.limits(),
 	}
-	ctrl.SetWriteDeadline(time.Now().Add(handshakeTimeout))
+	ctrl.SetWriteDeadline(time.Now().Add(s.cfg.HandshakeTimeout))
 	err = remote.WriteFrame(ctrl, remote.MsgWelcome, welcome)
 	ctrl.SetWriteDeadline(time.Time{})
 	if err != nil {
@@ -170,7 +168,8 @@ func (s *Server) handshake(c *conn) bool {
 		c.qc.CloseWithError(remote.ConnProtocol, "handshake failed")
 		return false
 	}
-	s.log.Info("client accepted", "remote", c.remote, "client", c.client)
+	c.grant = g
+	s.log.Info("client accepted", append([]any{"remote", c.remote, "client", c.client}, g.logAttrs(c)...)...)
 	return true
 }
 
@@ -200,9 +199,9 @@ func peekVersion(body []byte) (int, bool) {
 }
 
 // refuse answers c's Hello with Refused and closes c with remote.ConnRefused
-// and the same message (which never holds the token).
-func (s *Server) refuse(c *conn, code remote.ErrorCode, msg string) {
-	s.log.Warn("refused", "remote", c.remote, "client", c.client, "code", code.String(), "reason", msg)
+// and the same message (which never holds the token). attrs are logged too.
+func (s *Server) refuse(c *conn, code remote.ErrorCode, msg string, attrs ...any) {
+	s.log.Warn("refused", append([]any{"remote", c.remote, "client", c.client, "code", code.String(), "reason", msg}, attrs...)...)
 	c.ctrl.SetWriteDeadline(time.Now().Add(refuseLinger))
 	if err := remote.WriteFrame(c.ctrl, remote.MsgRefused, remote.Refused{Code: code, Message: msg}); err == nil {
 		c.ctrl.Close()
@@ -411,7 +410,7 @@ func (s *Server) serveEval(c *conn, str *quic.Stream, br *bufio.Reader) bool {
 	}
 	var t *task
 	if rerr == nil {
-		t, rerr = s.decodeTask(ev)
+		t, rerr = s.decodeTask(ev, c.grant)
 	}
 	var k *kept
 	if rerr == nil && ev.ID != 0 {

@@ -10,21 +10,37 @@
 // net/http's and quic-go's http3 servers:
 //
 //   - Every connection starts with a control stream. The client's Hello must
-//     carry the protocol version and one of Config.Tokens; otherwise the
-//     server answers Refused and closes the connection, and no evaluation
-//     stream of that connection is ever accepted. A good Hello is answered
-//     with Welcome (name, tags, provided names, limits); the control stream then carries Ping
-//     and Pong, Status (the server's load, coalesced to at most one every
-//     100ms) and, on Shutdown, GoAway.
+//     carry the protocol version and one of Config.Tokens or
+//     Config.ScopedTokens (compared in constant time); otherwise the server
+//     answers Refused and closes the connection, and no evaluation stream of
+//     that connection is ever accepted. A bad token is logged with the
+//     client's address (never the token), and answered later each time
+//     from the same address (failures.go). With Config.ClientCAs the client
+//     must also present a certificate signed by one of them (mutual TLS). A
+//     good Hello is answered with Welcome (name, tags, provided names,
+//     limits: only the tags and names the token allows, see Token); the
+//     control stream then carries Ping and Pong, Status (the server's load,
+//     coalesced to at most one every 100ms) and, on Shutdown, GoAway.
 //   - Every evaluation stream carries one Eval and one Result. At most
 //     Config.MaxConcurrency evaluations run at once; more wait their turn in
 //     a bounded queue, and past that are answered CodeOverloaded. Each
 //     evaluation has a step limit (Config.MaxSteps) and a time limit
 //     (Config.Timeout), and stops at once when the client cancels its
 //     stream, which frees its slot.
+//   - A cell outside its token's scope (a selector it may not use, a
+//     provided name it may not use) is answered CodeNotPermitted without
+//     running. Code that a token may run sees only the provided names it
+//     allows: it is decoded and runs in an interpreter of its own.
 //   - Anything a client sends that cannot be understood is answered with an
 //     error on that stream (CodeBadRequest, CodeTooLarge); the connection and
 //     the server keep serving.
+//   - What one client holds is bounded, so that clients that connect and
+//     send nothing cannot crowd out the others: Config.MaxConnections
+//     connections at once (more are closed with remote.ConnBusy),
+//     Config.MaxStreams streams a connection, Config.HandshakeTimeout to say
+//     Hello, and a connection on which nothing arrives for
+//     Config.IdleTimeout is closed and its evaluations stopped (see
+//     limits.go).
 //
 // # Provided names
 //

@@ -34,7 +34,8 @@ const maxErrorText = 4 << 10
 // task is a decoded Eval: what to run.
 type task struct {
 	kind  remote.EvalKind
-	name  string // the cell's name, or "chunk"
+	in    *lang.Interp // where it runs
+	name  string       // the cell's name, or "chunk"
 	cell  *lang.Cell
 	scope map[string]lang.Value
 	chunk lang.Chunk
@@ -90,17 +91,39 @@ func badRequest(msg string) *remote.Error {
 	return &remote.Error{Code: remote.CodeBadRequest, Message: msg}
 }
 
-// decodeTask decodes the job of ev in the server's interpreter.
-func (s *Server) decodeTask(ev remote.Eval) (*task, *remote.Error) {
+// decodeTask decodes the job of ev for a client whose token allows g (nil
+// means everything): with only the provided names g allows, and checks
+// that the task is within g (CodeNotPermitted). The task runs in g's
+// interpreter.
+func (s *Server) decodeTask(ev remote.Eval, g *grant) (*task, *remote.Error) {
+	if g == nil {
+		g = s.access.full
+	}
+	t, rerr := decodeTaskIn(g.dec, ev, s.cfg.MaxMessage)
+	if rerr != nil {
+		if perr := s.explainDecode(ev, g); perr != nil {
+			return nil, perr
+		}
+		return nil, rerr
+	}
+	if perr := g.permit(s.cfg.Name, t); perr != nil {
+		return nil, perr
+	}
+	t.in = g.in
+	return t, nil
+}
+
+// decodeTaskIn decodes the job of ev in interpreter in.
+func decodeTaskIn(in *lang.Interp, ev remote.Eval, maxMessage int) (*task, *remote.Error) {
 	switch ev.Kind {
 	case remote.EvalCell:
-		cell, scope, err := s.interp.DecodeJob(ev.Job)
+		cell, scope, err := in.DecodeJob(ev.Job)
 		if err != nil {
 			return nil, badRequest("bad cell job: " + err.Error())
 		}
 		return &task{kind: ev.Kind, name: cell.Name, cell: cell, scope: scope}, nil
 	case remote.EvalChunk:
-		chunk, err := s.interp.DecodeChunk(ev.Job, lang.DecodeLimits{MaxSize: s.cfg.MaxMessage})
+		chunk, err := in.DecodeChunk(ev.Job, lang.DecodeLimits{MaxSize: maxMessage})
 		if err != nil {
 			return nil, badRequest("bad chunk job: " + err.Error())
 		}
@@ -145,15 +168,15 @@ func (s *Server) evaluate(ctx context.Context, t *task) (remote.Result, lang.Val
 	return remote.Result{Value: data, Took: took}, v
 }
 
-// run runs t in the server's interpreter.
+// run runs t in its interpreter.
 func (s *Server) run(ctx context.Context, t *task) (lang.Value, error) {
 	if s.testHookRun != nil {
 		s.testHookRun(ctx, t.name)
 	}
 	if t.kind == remote.EvalChunk {
-		return s.interp.RunChunk(ctx, t.chunk)
+		return t.in.RunChunk(ctx, t.chunk)
 	}
-	return s.interp.Eval(ctx, t.cell, t.scope)
+	return t.in.Eval(ctx, t.cell, t.scope)
 }
 
 // failure turns the error of an evaluation into the error to send. ctx is

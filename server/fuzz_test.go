@@ -38,7 +38,7 @@ func FuzzServerFrame(f *testing.F) {
 		ev, rerr := readEval(bufio.NewReader(bytes.NewReader(data)), s.cfg.MaxMessage)
 		var tk *task
 		if rerr == nil {
-			tk, rerr = s.decodeTask(ev)
+			tk, rerr = s.decodeTask(ev, nil)
 		}
 		if rerr != nil {
 			if rerr.Code != remote.CodeBadRequest && rerr.Code != remote.CodeTooLarge || rerr.Message == "" {

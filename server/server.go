@@ -24,9 +24,6 @@ var ErrServerClosed = errors.New("server closed")
 
 // Timings of the protocol.
 const (
-	// handshakeTimeout bounds how long a new connection may take to open its
-	// control stream and send Hello.
-	handshakeTimeout = 10 * time.Second
 	// refuseLinger is how long a refused client has to read Refused before
 	// the server closes the connection (it normally closes it itself).
 	refuseLinger = time.Second
@@ -51,14 +48,6 @@ const (
 // maxControlMessage is the largest frame accepted on a control stream.
 const maxControlMessage = 64 << 10
 
-// QUIC settings: keep-alives well inside the idle timeout, so a lost peer is
-// noticed within seconds, and room for many concurrent evaluation streams.
-const (
-	keepAlivePeriod    = 2 * time.Second
-	maxIdleTimeout     = 10 * time.Second
-	maxIncomingStreams = 10000
-)
-
 // A Server evaluates cells for the clients that connect to it. Create one
 // with New; its methods are safe to call from any goroutine, except that
 // Shutdown and Close must not be called from code the server runs.
@@ -66,7 +55,7 @@ type Server struct {
 	cfg         Config
 	log         *slog.Logger
 	interp      *lang.Interp
-	tokens      tokenSet
+	access      *access // the tokens and what each allows; failed authentications
 	tlsConf     *tls.Config
 	quicConf    *quic.Config
 	fingerprint string
@@ -90,6 +79,7 @@ type Server struct {
 	idle         chan struct{} // closed when evals drops to 0, if Shutdown waits for it
 	status       remote.Status // the last Status broadcast
 
+	busy        busyLog                                // connections refused at MaxConnections
 	streams     atomic.Int64                           // evaluation streams accepted, for tests
 	testHookRun func(ctx context.Context, name string) // called before each evaluation runs, in tests
 }
@@ -129,18 +119,12 @@ func New(cfg Config) (*Server, error) {
 		interp:   &lang.Interp{Where: cfg.Name, MaxSteps: cfg.MaxSteps, Provided: prov.env},
 		provided: prov,
 		provides: prov.names(),
-		tokens:   newTokenSet(cfg.Tokens),
 		tlsConf: &tls.Config{
 			Certificates: []tls.Certificate{cfg.Certificate},
 			NextProtos:   []string{remote.ALPN},
 			MinVersion:   tls.VersionTLS13,
 		},
-		quicConf: &quic.Config{
-			KeepAlivePeriod:       keepAlivePeriod,
-			MaxIdleTimeout:        maxIdleTimeout,
-			MaxIncomingStreams:    maxIncomingStreams,
-			MaxIncomingUniStreams: -1,
-		},
+		quicConf:    quicConfig(&cfg),
 		fingerprint: fp,
 		errTimeout:  fmt.Errorf("stopped after %s: the server's time limit per evaluation", cfg.Timeout),
 		loadChanged: make(chan struct{}, 1),
@@ -150,6 +134,13 @@ func New(cfg Config) (*Server, error) {
 		conns:       make(map[*conn]struct{}),
 	}
 	s.limiter = newLimiter(cfg.MaxConcurrency, cfg.MaxQueue, s.notifyLoad)
+	if s.access, err = newAccess(s); err != nil {
+		prov.close()
+		return nil, err
+	}
+	if cfg.ClientCAs != nil {
+		s.requireClientCertificates()
+	}
 	return s, nil
 }
 
@@ -232,6 +223,11 @@ func (s *Server) Serve(pc net.PacketConn) error {
 		if s.shuttingDown {
 			s.mu.Unlock()
 			qc.CloseWithError(remote.ConnShutdown, fmt.Sprintf("server %s is shutting down", s.cfg.Name))
+			continue
+		}
+		if len(s.conns) >= s.cfg.MaxConnections {
+			s.mu.Unlock()
+			s.refuseBusy(qc)
 			continue
 		}
 		s.conns[c] = struct{}{}

@@ -93,12 +93,12 @@ func TestReadTokenFile(t *testing.T) {
 	}
 	path := write("good", "# clients\n\n  alpha-token-1  \nbeta-token-2\n# gamma-token-3\n")
 	got, err := ReadTokenFile(path)
-	if err != nil || strings.Join(got, " ") != "alpha-token-1 beta-token-2" {
-		t.Errorf("ReadTokenFile = %q, %v", got, err)
+	if err != nil || len(got) != 2 || got[0].Secret != "alpha-token-1" || got[1].Secret != "beta-token-2" || got[0].scoped() || got[1].scoped() {
+		t.Errorf("ReadTokenFile = %d tokens, %v", len(got), err)
 	}
 
 	for _, tc := range []struct{ name, content, want string }{
-		{"space", "# x\ngood-token\nbad token secret\n", ":3: token has a space"},
+		{"space", "# x\ngood-token\nbad token secret\n", ":3: field 2 is not tags=... or provides=..."},
 		{"control", "ok-token\n\x01secret\n", ":2: token has a space, control or non-ASCII character"},
 		{"too long", strings.Repeat("s", 2000) + "\n", ":1: token is 2000 bytes"},
 		{"empty", "# nothing\n\n", "no tokens"},

@@ -13,6 +13,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/sperse/sperse/lang"
 )
 
 // maxTokenLen bounds a token.
@@ -83,40 +85,123 @@ func loadToken(path string) (string, error) {
 	return tok, nil
 }
 
-// ReadTokenFile reads the tokens in the file at path: one a line; blank
-// lines and lines starting with '#' are ignored, and so are spaces around a
-// token. A bad line is an error naming the file and line (never quoting the
-// line, which may hold a secret); so is a file with no token.
-func ReadTokenFile(path string) ([]string, error) {
+// ReadTokenFile reads the tokens in the file at path (see ParseTokens).
+// Its errors name the file and line, and never quote a token.
+func ReadTokenFile(path string) ([]Token, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	var tokens []string
+	return ParseTokens(path, data)
+}
+
+// maxTokenLine bounds a line of a token file.
+const maxTokenLine = 64 << 10
+
+// ParseTokens parses the text of a token file, whose name (for errors) is
+// name: one token a line, each optionally followed by its scope,
+//
+//	# comment
+//	TOKEN
+//	TOKEN tags=db,eu provides=sql,echo
+//
+// Blank lines and lines that start with '#' are ignored, and so are spaces
+// around the fields and a '#' field and what follows it after the token.
+// tags= is a list of server names and tags, provides= a list of provided
+// names, each separated by commas, each given at most once (see Token; an
+// empty provides= allows no provided names). A bad line is an error
+// "name:line: ..." that never quotes the token (it may be a secret mistyped
+// into two fields); so is a token given twice, and a file with no token.
+func ParseTokens(name string, data []byte) ([]Token, error) {
+	var tokens []Token
+	first := map[[sha256.Size]byte]int{} // the line of each token seen
 	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(nil, 64<<10)
+	sc.Buffer(nil, maxTokenLine)
 	line := 0
 	for sc.Scan() {
 		line++
-		text := strings.TrimSpace(sc.Text())
-		if text == "" || strings.HasPrefix(text, "#") {
+		fields := strings.Fields(sc.Text())
+		if len(fields) == 0 || strings.HasPrefix(fields[0], "#") {
 			continue
 		}
-		if err := checkToken(text); err != nil {
-			return nil, fmt.Errorf("%s:%d: %w", path, line, err)
+		tok, err := parseTokenLine(fields)
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", name, line, err)
 		}
-		tokens = append(tokens, text)
+		sum := sha256.Sum256([]byte(tok.Secret))
+		if l, dup := first[sum]; dup {
+			return nil, fmt.Errorf("%s:%d: the same token as line %d", name, line, l)
+		}
+		first[sum] = line
+		tokens = append(tokens, tok)
 	}
 	if err := sc.Err(); err != nil {
 		if errors.Is(err, bufio.ErrTooLong) {
-			return nil, fmt.Errorf("%s:%d: line too long", path, line+1)
+			return nil, fmt.Errorf("%s:%d: line too long (at most %d bytes)", name, line+1, maxTokenLine)
 		}
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	if len(tokens) == 0 {
-		return nil, fmt.Errorf("%s: no tokens (one a line; # starts a comment)", path)
+		return nil, fmt.Errorf("%s: no tokens (one a line, then optionally tags=A,B provides=X,Y; # starts a comment)", name)
 	}
 	return tokens, nil
+}
+
+// parseTokenLine parses the fields of one line of a token file.
+func parseTokenLine(fields []string) (Token, error) {
+	tok := Token{Secret: fields[0]}
+	if err := checkToken(tok.Secret); err != nil {
+		return Token{}, err
+	}
+	for i, f := range fields[1:] {
+		if strings.HasPrefix(f, "#") {
+			break
+		}
+		key, val, ok := strings.Cut(f, "=")
+		switch {
+		case ok && key == "tags" && tok.Tags == nil:
+			tags, err := scopeList(val, "tags", "a server name or tag", validName)
+			if err != nil {
+				return Token{}, err
+			}
+			if len(tags) == 0 {
+				return Token{}, errors.New("tags= lists no server name or tag (leave it out to allow every one)")
+			}
+			tok.Tags = tags
+		case ok && key == "provides" && tok.Provides == nil:
+			names, err := scopeList(val, "provides", "a provided name", lang.IsIdentifier)
+			if err != nil {
+				return Token{}, err
+			}
+			tok.Provides = names
+		case ok && (key == "tags" || key == "provides"):
+			return Token{}, fmt.Errorf("%s= given twice", key)
+		default:
+			// Not quoted: a token with a space in it would show here.
+			return Token{}, fmt.Errorf("field %d is not tags=... or provides=... (a token has no spaces; a line is TOKEN [tags=A,B] [provides=X,Y])", i+2)
+		}
+	}
+	return tok, nil
+}
+
+// scopeList splits the value of a scope field, a list separated by commas,
+// and checks each item. It returns a non-nil slice.
+func scopeList(val, key, what string, valid func(string) bool) ([]string, error) {
+	items := []string{}
+	if val == "" {
+		return items, nil
+	}
+	seen := map[string]bool{}
+	for item := range strings.SplitSeq(val, ",") {
+		if !valid(item) {
+			return nil, fmt.Errorf("%s=: %q is not %s", key, item, what)
+		}
+		if !seen[item] {
+			seen[item] = true
+			items = append(items, item)
+		}
+	}
+	return items, nil
 }
 
 // tokenSet checks tokens in constant time: it keeps their SHA-256 digests,
@@ -134,10 +219,20 @@ func newTokenSet(tokens []string) tokenSet {
 
 // has reports whether tok is one of the tokens.
 func (s tokenSet) has(tok string) bool {
+	_, ok := s.lookup(tok)
+	return ok
+}
+
+// lookup returns the index of tok among the tokens, comparing it with every
+// one of them in constant time: which one matches, if any, shows in neither
+// the time taken nor the memory touched.
+func (s tokenSet) lookup(tok string) (int, bool) {
 	sum := sha256.Sum256([]byte(tok))
-	match := 0
+	found, index := 0, 0
 	for i := range s {
-		match |= subtle.ConstantTimeCompare(sum[:], s[i][:])
+		eq := subtle.ConstantTimeCompare(sum[:], s[i][:])
+		index = subtle.ConstantTimeSelect(eq, i, index)
+		found |= eq
 	}
-	return match == 1
+	return index, found == 1
 }

@@ -187,7 +187,8 @@ func (m *Model) Init() tea.Cmd {
 	cmds := []tea.Cmd{waitEvents(m.sub)}
 	var start []tea.Cmd
 	if m.opts.StateDir != "" {
-		cmds = append(cmds, readHistory(filepath.Join(m.opts.StateDir, historyFile)))
+		cmds = append(cmds, readHistory(filepath.Join(m.opts.StateDir, historyFile)),
+			m.journal.watch("journal"), m.history.watch("history"))
 		start = append(start, readJournal(m.journalPath))
 	}
 	if m.opts.Load != "" {
@@ -311,6 +312,9 @@ func (m *Model) handleResult(msg tea.Msg) tea.Cmd {
 		m.input.SetHistory(append(msg.entries, m.input.hist...))
 	case journalMsg:
 		m.restored(msg)
+	case appendFailedMsg:
+		m.fail(msg.text())
+		return msg.a.watch(msg.what)
 	case fileCompletionMsg:
 		m.completeWith(msg.word, msg.start, msg.cands)
 	case recordStartedMsg, recordEndedMsg:

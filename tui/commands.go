@@ -196,29 +196,6 @@ func saveCmd(path string, sources []string) tea.Cmd {
 	}
 }
 
-// writeFileAtomic writes data to a temporary file next to path and renames
-// it, so that a crash never leaves half a file.
-func writeFileAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		os.Remove(f.Name())
-	}
-	return err
-}
-
 func (m *Model) cmdSave(args []string) tea.Cmd {
 	sources := make([]string, 0, m.cells.len())
 	for _, it := range m.cells.items {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -27,6 +28,11 @@ const (
 // appender appends lines to a file, in order, from a goroutine of its own,
 // so that the update loop never waits for the disk. Append never blocks.
 // Close writes what is pending and stops the goroutine; it must be called.
+//
+// A write that fails (a full disk, a read-only directory) leaves the file
+// as it was, with whole lines only: the lines stay pending, in order, and
+// are written with the next batch once the file can be written again.
+// watch tells the user interface when writing starts to fail.
 type appender struct {
 	path string
 	sync bool // fsync after each batch
@@ -34,7 +40,8 @@ type appender struct {
 	mu      sync.Mutex
 	pending []string
 	closed  bool
-	err     error // the first write error
+	err     error      // the error of the last write, if it failed; its lines are pending
+	failed  chan error // the first error after a write that did not fail (capacity 1)
 
 	wake chan struct{} // holds one wake-up
 	done chan struct{} // closed by Close
@@ -42,7 +49,7 @@ type appender struct {
 }
 
 func newAppender(path string, fsync bool) *appender {
-	a := &appender{path: path, sync: fsync, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	a := &appender{path: path, sync: fsync, failed: make(chan error, 1), wake: make(chan struct{}, 1), done: make(chan struct{})}
 	a.wg.Add(1)
 	go a.run()
 	return a
@@ -83,21 +90,37 @@ func (a *appender) flush() {
 		return
 	}
 	err := appendLines(a.path, lines, a.sync)
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	if err != nil {
-		a.mu.Lock()
+		err = fileError(a.path, err)
+		// The lines go before those appended meanwhile.
+		a.pending = append(lines, a.pending...)
 		if a.err == nil {
-			a.err = err
+			select {
+			case a.failed <- err:
+			default:
+			}
 		}
-		a.mu.Unlock()
 	}
+	a.err = err
 }
 
+// appendLines appends lines to the file path, creating it and its directory
+// if need be, and syncs it if fsync. If the write fails, the file is cut
+// back to its size before it (a full disk may take part of a write): a line
+// written in part would otherwise end up in the middle of the file.
 func appendLines(path string, lines []string, fsync bool) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
+		return err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
 		return err
 	}
 	var b strings.Builder
@@ -109,14 +132,113 @@ func appendLines(path string, lines []string, fsync bool) error {
 	if err == nil && fsync {
 		err = f.Sync()
 	}
+	if err != nil && fi.Mode().IsRegular() {
+		f.Truncate(fi.Size()) // at worst the next read ignores a torn last line
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	return err
 }
 
-// Close writes what is pending, stops the goroutine and returns the first
-// write error. Close is idempotent.
+// appendFailedMsg says that an appender's writes started to fail: what it
+// is given waits in memory.
+type appendFailedMsg struct {
+	a    *appender
+	what string // "journal" or "history"
+	err  error
+}
+
+// watch waits until a's writes start to fail (again), and returns an
+// appendFailedMsg about what, or nil once a is closed.
+func (a *appender) watch(what string) tea.Cmd {
+	return func() tea.Msg {
+		select {
+		case err := <-a.failed:
+			return appendFailedMsg{a: a, what: what, err: err}
+		case <-a.done:
+			return nil
+		}
+	}
+}
+
+// text is what the user is told.
+func (msg appendFailedMsg) text() string {
+	if msg.what == "journal" {
+		return msg.err.Error() + ": the journal is kept in memory until it can be written (a crash now would lose it: :save the workspace)"
+	}
+	return msg.err.Error() + ": the " + msg.what + " is kept in memory until it can be written"
+}
+
+// fileError says that writing path failed with err, naming path once.
+func fileError(path string, err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	return fmt.Errorf("cannot write %s: %w", path, err)
+}
+
+// writeFileAtomic writes data to path so that path holds either what it
+// held or data, never a part: data goes to a temporary file next to path,
+// synced, then renamed over it. If the directory is read-only or the disk
+// fills up, the error says so and path is left as it was. A symbolic link
+// is followed; a path that is not a regular file (a device, a pipe) is
+// written to directly.
+func writeFileAtomic(path string, data []byte) error {
+	fi, err := os.Stat(path)
+	existed := err == nil
+	if existed && !fi.Mode().IsRegular() {
+		f, err := os.OpenFile(path, os.O_WRONLY, 0)
+		if err == nil {
+			_, err = f.Write(data)
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+		}
+		if err != nil {
+			return fileError(path, err)
+		}
+		return nil
+	}
+	target := path
+	if existed {
+		if t, err := filepath.EvalSymlinks(path); err == nil {
+			target = t
+		}
+	}
+	f, err := os.CreateTemp(filepath.Dir(target), "."+filepath.Base(target)+".*")
+	if err == nil {
+		_, err = f.Write(data)
+		if err == nil && existed {
+			err = f.Chmod(fi.Mode().Perm())
+		}
+		if err == nil {
+			err = f.Sync()
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err == nil {
+			err = os.Rename(f.Name(), target)
+		}
+		if err != nil {
+			os.Remove(f.Name())
+		}
+	}
+	if err != nil {
+		err = fileError(path, err)
+		if existed {
+			err = fmt.Errorf("%w (%s is unchanged)", err, filepath.Base(path))
+		}
+		return err
+	}
+	return nil
+}
+
+// Close writes what is pending, stops the goroutine and returns the error
+// of the last write if it failed: what it was given is not all written.
+// Close is idempotent.
 func (a *appender) Close() error {
 	a.mu.Lock()
 	if !a.closed {
@@ -148,20 +270,27 @@ func readHistory(path string) tea.Cmd {
 			return historyMsg{err: err}
 		}
 		defer f.Close()
-		var entries []string
-		sc := bufio.NewScanner(f)
-		sc.Buffer(make([]byte, 64<<10), lang.MaxFileSize)
-		for sc.Scan() {
-			var s string
-			if json.Unmarshal(sc.Bytes(), &s) == nil && s != "" {
-				entries = append(entries, s)
-			}
-		}
-		if len(entries) > maxHistory {
-			entries = entries[len(entries)-maxHistory:]
-		}
-		return historyMsg{entries: entries, err: sc.Err()}
+		entries, err := parseHistory(f)
+		return historyMsg{entries: entries, err: err}
 	}
+}
+
+// parseHistory reads a history file from r: one JSON string a line, the
+// last maxHistory kept. A line that is not one is skipped (a torn write).
+func parseHistory(r io.Reader) ([]string, error) {
+	var entries []string
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), lang.MaxFileSize)
+	for sc.Scan() {
+		var s string
+		if json.Unmarshal(sc.Bytes(), &s) == nil && s != "" {
+			entries = append(entries, s)
+		}
+	}
+	if len(entries) > maxHistory {
+		entries = entries[len(entries)-maxHistory:]
+	}
+	return entries, sc.Err()
 }
 
 func historyLine(s string) string {
@@ -212,7 +341,9 @@ func readJournal(path string) tea.Cmd {
 }
 
 // replayJournal applies the records of a journal in order and returns the
-// cells that remain. A torn last line is ignored.
+// cells that remain. A torn last line is ignored. Should two records define
+// one name (a record whose source defines another name than its own), the
+// later replaces the earlier, as at the prompt.
 func replayJournal(data []byte) ([]*lang.Cell, error) {
 	var (
 		order []string
@@ -249,15 +380,23 @@ func replayJournal(data []byte) ([]*lang.Cell, error) {
 		}
 	}
 	cells := make([]*lang.Cell, 0, len(order))
+	index := make(map[string]int, len(order)) // where each name is in cells
 	for _, name := range order {
 		r := defs[name]
-		c := lang.ParseCell(r.File, max(r.Line, 1), r.Src)
+		// Lines past 2^30 come from no real file, and would overflow
+		// the parser's positions (int32).
+		c := lang.ParseCell(r.File, min(max(r.Line, 1), 1<<30), r.Src)
 		if c == nil {
 			continue
 		}
 		if c.Name == "" || c.Name != r.Name && c.Err != nil {
 			c.Name = r.Name
 		}
+		if i, ok := index[c.Name]; ok {
+			cells[i] = c
+			continue
+		}
+		index[c.Name] = len(cells)
 		cells = append(cells, c)
 	}
 	return cells, nil

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -27,10 +28,11 @@ const (
 )
 
 const usage = `usage: sperse-server --name NAME [--listen HOST:PORT] [--tag T]...
-           [--token TOKEN | --token-file FILE] [--state-dir DIR]
+           [--token TOKEN | --token-file FILE] [--client-ca FILE] [--state-dir DIR]
            [--max-concurrency N] [--max-steps N] [--timeout D] [--grace D]
            [--module NAME=FILE.star]... [--sqlite NAME=PATH]... [--sqlite-rw]
-           [--max-rows N]
+           [--max-rows N] [--max-conns N] [--max-streams N]
+           [--idle-timeout D] [--handshake-timeout D]
 
 Serves sperse clients over QUIC. Prints its address for clients
 (HOST:PORT#sha256:FINGERPRINT) and, on first start, the token it generated.
@@ -60,6 +62,16 @@ type options struct {
 	databases      []server.Database
 	sqliteRW       bool
 	maxRows        int
+	clientCA       string
+	limits         limits
+}
+
+// limits are what one client may hold of the server.
+type limits struct {
+	maxConns         int
+	maxStreams       int
+	idleTimeout      time.Duration
+	handshakeTimeout time.Duration
 }
 
 // stringList is a flag that may be repeated.
@@ -80,7 +92,8 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.name, "name", "", "the server's `NAME` (required): what where() returns and remote@NAME selects")
 	fs.Var(&o.tags, "tag", "a `TAG` clients may select the server by (remote@TAG); repeatable")
 	fs.StringVar(&o.token, "token", "", "the client `TOKEN` (visible in the process list: prefer --token-file or SPERSE_TOKEN)")
-	fs.StringVar(&o.tokenFile, "token-file", "", "`FILE` of client tokens, one a line")
+	fs.StringVar(&o.tokenFile, "token-file", "", "`FILE` of client tokens, one a line, each optionally limited: TOKEN [tags=A,B] [provides=X,Y]")
+	fs.StringVar(&o.clientCA, "client-ca", "", "PEM `FILE` of the CA whose client certificates the server requires, besides a token (mutual TLS)")
 	fs.StringVar(&o.stateDir, "state-dir", "", "`DIR` for the certificate and generated token (default $XDG_STATE_HOME/sperse/server-NAME)")
 	fs.IntVar(&o.maxConcurrency, "max-concurrency", runtime.NumCPU(), "evaluations run at once; more wait their turn")
 	fs.Uint64Var(&o.maxSteps, "max-steps", server.DefaultMaxSteps, "Starlark steps one evaluation may take")
@@ -104,6 +117,10 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	})
 	fs.BoolVar(&o.sqliteRW, "sqlite-rw", false, "let code write to the --sqlite databases (default: read-only)")
 	fs.IntVar(&o.maxRows, "max-rows", server.DefaultMaxRows, "rows one sql() call may return")
+	fs.IntVar(&o.limits.maxConns, "max-conns", server.DefaultMaxConnections, "client connections open at once; more are turned away until one closes")
+	fs.IntVar(&o.limits.maxStreams, "max-streams", server.DefaultMaxStreams, "evaluation streams one connection may have open at once")
+	fs.DurationVar(&o.limits.idleTimeout, "idle-timeout", server.DefaultIdleTimeout, "close a connection on which nothing arrives for this long, stopping its evaluations")
+	fs.DurationVar(&o.limits.handshakeTimeout, "handshake-timeout", server.DefaultHandshakeTimeout, "time a new connection has to complete its handshake")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -127,6 +144,14 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 		return nil, errors.New("--grace must not be negative")
 	case o.maxRows < 1:
 		return nil, errors.New("--max-rows must be at least 1")
+	case o.limits.maxConns < 1:
+		return nil, errors.New("--max-conns must be at least 1")
+	case o.limits.maxStreams < 1:
+		return nil, errors.New("--max-streams must be at least 1")
+	case o.limits.idleTimeout <= 0:
+		return nil, errors.New("--idle-timeout must be positive")
+	case o.limits.handshakeTimeout <= 0:
+		return nil, errors.New("--handshake-timeout must be positive")
 	case o.sqliteRW && len(o.databases) == 0:
 		return nil, errors.New("--sqlite-rw needs a --sqlite database")
 	}
@@ -170,10 +195,17 @@ func serve(ctx context.Context, o *options, getenv func(string) string, stdout, 
 	if err != nil {
 		return fmt.Errorf("certificate: %w", err)
 	}
+	var clientCAs *x509.CertPool
+	if o.clientCA != "" {
+		if clientCAs, err = server.LoadClientCAs(o.clientCA); err != nil {
+			return err
+		}
+	}
 	srv, err := server.New(server.Config{
 		Name:           o.name,
 		Tags:           o.tags,
-		Tokens:         tokens,
+		ScopedTokens:   tokens,
+		ClientCAs:      clientCAs,
 		Certificate:    cert,
 		MaxConcurrency: o.maxConcurrency,
 		MaxSteps:       o.maxSteps,
@@ -182,6 +214,11 @@ func serve(ctx context.Context, o *options, getenv func(string) string, stdout, 
 		Databases:      o.databases,
 		MaxRows:        o.maxRows,
 		Logger:         slog.New(slog.NewTextHandler(stderr, nil)),
+
+		MaxConnections:   o.limits.maxConns,
+		MaxStreams:       o.limits.maxStreams,
+		IdleTimeout:      o.limits.idleTimeout,
+		HandshakeTimeout: o.limits.handshakeTimeout,
 	})
 	if err != nil {
 		return err
@@ -221,20 +258,27 @@ func serve(ctx context.Context, o *options, getenv func(string) string, stdout, 
 	return nil
 }
 
-// loadTokens returns the client tokens, from --token, --token-file,
-// SPERSE_TOKEN or the state directory, and a line saying where they are.
-func loadTokens(o *options, getenv func(string) string, stateDir string) ([]string, string, error) {
+// loadTokens returns the client tokens, from --token, --token-file (where
+// each may be scoped), SPERSE_TOKEN or the state directory, and a line
+// saying where they are.
+func loadTokens(o *options, getenv func(string) string, stateDir string) ([]server.Token, string, error) {
 	switch {
 	case o.token != "":
-		return []string{o.token}, "token: given with --token", nil
+		return []server.Token{{Secret: o.token}}, "token: given with --token", nil
 	case o.tokenFile != "":
 		tokens, err := server.ReadTokenFile(o.tokenFile)
 		if err != nil {
 			return nil, "", err
 		}
-		return tokens, fmt.Sprintf("tokens: %d from %s", len(tokens), o.tokenFile), nil
+		scoped := 0
+		for _, t := range tokens {
+			if t.Tags != nil || t.Provides != nil {
+				scoped++
+			}
+		}
+		return tokens, fmt.Sprintf("tokens: %d from %s (%d scoped)", len(tokens), o.tokenFile, scoped), nil
 	case getenv("SPERSE_TOKEN") != "":
-		return []string{getenv("SPERSE_TOKEN")}, "token: from SPERSE_TOKEN", nil
+		return []server.Token{{Secret: getenv("SPERSE_TOKEN")}}, "token: from SPERSE_TOKEN", nil
 	}
 	token, created, err := server.LoadOrCreateToken(stateDir)
 	if err != nil {
@@ -242,9 +286,9 @@ func loadTokens(o *options, getenv func(string) string, stateDir string) ([]stri
 	}
 	path := filepath.Join(stateDir, server.TokenFile)
 	if created {
-		return []string{token}, fmt.Sprintf("token: %s (new; shown only this once, kept in %s)", token, path), nil
+		return []server.Token{{Secret: token}}, fmt.Sprintf("token: %s (new; shown only this once, kept in %s)", token, path), nil
 	}
-	return []string{token}, fmt.Sprintf("token: kept in %s", path), nil
+	return []server.Token{{Secret: token}}, fmt.Sprintf("token: kept in %s", path), nil
 }
 
 // clientAddress is the address clients should dial: the listening address,

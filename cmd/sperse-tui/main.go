@@ -4,7 +4,8 @@
 //
 // Usage:
 //
-//	sperse-tui [--server ADDR]... [--token TOKEN] [--local N] [--load FILE] [--record FILE]
+//	sperse-tui [--server ADDR]... [--token TOKEN] [--client-cert FILE --client-key FILE]
+//	           [--local N] [--load FILE] [--record FILE]
 //	           [--theme NAME] [--state-dir DIR] [--config-dir DIR] [--log FILE]
 //	sperse-tui --replay FILE [--speed X] [--theme NAME] [--config-dir DIR]
 //
@@ -79,7 +80,7 @@ type config struct {
 	speed     float64
 }
 
-const usage = `usage: sperse-tui [--server ADDR]... [--token TOKEN] [--local N] [--load FILE] [--record FILE] [--theme NAME] [--state-dir DIR] [--config-dir DIR] [--log FILE]
+const usage = `usage: sperse-tui [--server ADDR]... [--token TOKEN] [--client-cert FILE --client-key FILE] [--local N] [--load FILE] [--record FILE] [--theme NAME] [--state-dir DIR] [--config-dir DIR] [--log FILE]
        sperse-tui --replay FILE [--speed X] [--theme NAME] [--config-dir DIR]`
 
 // run runs sperse-tui with args and returns the exit code.
@@ -175,7 +176,7 @@ func (cfg *config) check(fs *flag.FlagSet) string {
 	case cfg.replay != "" && (cfg.speed < tui.MinSpeed || cfg.speed > tui.MaxSpeed):
 		return fmt.Sprintf("--speed %g: the speed is from %g to %g", cfg.speed, tui.MinSpeed, tui.MaxSpeed)
 	case cfg.replay != "":
-		for _, f := range []string{"record", "load", "server", "token", "local", "state-dir", "log"} {
+		for _, f := range []string{"record", "load", "server", "token", "client-cert", "client-key", "local", "state-dir", "log"} {
 			if set[f] {
 				return "--replay plays a recording with no workspace: --" + f + " does not go with it"
 			}

@@ -19,7 +19,7 @@ import (
 	"github.com/sperse/sperse/reactive/record"
 )
 
-const replayUsage = "usage: sperse replay [--json] FILE\n       sperse replay --rerun [--server ADDR]... [--token TOKEN] [--local N] [--timeout DURATION] FILE"
+const replayUsage = "usage: sperse replay [--json] FILE\n       sperse replay --rerun [--server ADDR]... [--token TOKEN] [--client-cert FILE --client-key FILE] [--local N] [--timeout DURATION] FILE"
 
 // replayCommand is "sperse replay": print a recording's timeline, or run its
 // final workspace again and compare.

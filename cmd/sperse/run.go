@@ -26,7 +26,7 @@ func runCommand(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	opts.AddFlags(fs, "")
 	recordTo := fs.String("record", "", "record the run to `FILE` (JSON Lines; see sperse replay)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: sperse run [--json] [--timeout DURATION] [--server ADDR]... [--token TOKEN] [--local N] [--record FILE] FILE|-")
+		fmt.Fprintln(stderr, "usage: sperse run [--json] [--timeout DURATION] [--server ADDR]... [--token TOKEN] [--client-cert FILE --client-key FILE] [--local N] [--record FILE] FILE|-")
 		fs.PrintDefaults()
 	}
 	files, err := parseInterspersed(fs, args)

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -32,6 +34,7 @@ type Recorder struct {
 	mu     sync.Mutex
 	w      io.Writer
 	file   *os.File // closed by Close, when Create opened it
+	sync   bool     // Close syncs file: a regular file
 	header Header
 	seq    uint64
 	last   time.Duration // the offset of the last event written
@@ -50,20 +53,61 @@ type Recorder struct {
 // is written.
 const batchBytes = 64 << 10
 
-// Create creates (or truncates) the file path and starts a recording in it
-// with header h (see New). Close closes the file.
+// Create creates the file path and starts a recording in it with header h
+// (see New). A file already at path is replaced only once the header is on
+// disk: the recording starts in a temporary file next to path, which is
+// synced and renamed to path, so that if the directory is read-only or the
+// disk is full, Create fails and the file at path is left as it was. (A
+// path that is not a regular file, such as a pipe or /dev/stdout, is
+// written to directly.) Close syncs and closes the file.
 func Create(path string, h Header) (*Recorder, error) {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
+		f, err := os.OpenFile(path, os.O_WRONLY, 0)
+		if err != nil {
+			return nil, fmt.Errorf("record: %w", err)
+		}
+		r, err := New(f, h)
+		if err != nil {
+			f.Close()
+			return nil, err
+		}
+		r.file = f
+		return r, nil
+	}
+	if target, err := filepath.EvalSymlinks(path); err == nil {
+		path = target
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
-		return nil, fmt.Errorf("record: %w", err)
+		return nil, createError(path, err)
 	}
 	r, err := New(f, h)
+	if err == nil {
+		err = f.Chmod(0o644)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
 	if err != nil {
 		f.Close()
-		return nil, err
+		os.Remove(f.Name())
+		return nil, createError(path, err)
 	}
-	r.file = f
+	r.file, r.sync = f, true
 	return r, nil
+}
+
+// createError is the error of Create(path) that failed with err in the
+// temporary file: it names path, not the temporary file.
+func createError(path string, err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = &fs.PathError{Op: pe.Op, Path: path, Err: pe.Err}
+	}
+	return fmt.Errorf("record: %w", err)
 }
 
 // New starts a recording on w and writes its header h: Version is set to
@@ -125,6 +169,36 @@ func (r *Recorder) RecordEngine(evs ...reactive.Event) error {
 	if err := r.usableLocked(); err != nil {
 		return err
 	}
+	if err := r.appendEngineLocked(evs); err != nil {
+		return err
+	}
+	return r.flushLocked()
+}
+
+// recordNext writes the events waiting in sub together, as RecordEngine
+// does, formatting them where they wait, and returns how many it took.
+func (r *Recorder) recordNext(sub *reactive.Subscription) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.usableLocked(); err != nil {
+		return 0, err
+	}
+	n := 0
+	var err error
+	sub.Take(func(evs []reactive.Event) {
+		n += len(evs)
+		if err == nil {
+			err = r.appendEngineLocked(evs)
+		}
+	})
+	if err != nil {
+		return n, err
+	}
+	return n, r.flushLocked()
+}
+
+// appendEngineLocked formats evs, writing whenever a batch is formatted.
+func (r *Recorder) appendEngineLocked(evs []reactive.Event) error {
 	for i := range evs {
 		r.appendLocked(r.convertLocked(&evs[i]))
 		if len(r.buf) >= r.batch {
@@ -133,7 +207,7 @@ func (r *Recorder) RecordEngine(evs ...reactive.Event) error {
 			}
 		}
 	}
-	return r.flushLocked()
+	return nil
 }
 
 // RecordCells writes a defined event for each cell of views, with its
@@ -177,15 +251,28 @@ func (r *Recorder) ServerLeft(s Server) error {
 // error. The caller runs Follow in a goroutine it owns and waits for it
 // before Close; Follow does not close sub.
 func (r *Recorder) Follow(ctx context.Context, sub *reactive.Subscription) error {
+	return r.follow(ctx, sub, nil)
+}
+
+// follow is Follow; it calls wrote, if not nil, with the number of events of
+// each batch it writes.
+func (r *Recorder) follow(ctx context.Context, sub *reactive.Subscription, wrote func(int)) error {
+	record := func() error {
+		n, err := r.recordNext(sub)
+		if wrote != nil {
+			wrote(n)
+		}
+		return err
+	}
 	for {
 		select {
 		case <-ctx.Done():
-			if err := r.RecordEngine(sub.Next()...); err != nil {
+			if err := record(); err != nil {
 				return err
 			}
 			return ctx.Err()
 		case _, ok := <-sub.C():
-			if err := r.RecordEngine(sub.Next()...); err != nil {
+			if err := record(); err != nil {
 				return err
 			}
 			if !ok {
@@ -204,6 +291,11 @@ func (r *Recorder) Close() error {
 		return r.err
 	}
 	r.closed = true
+	if r.sync && r.err == nil {
+		if err := r.file.Sync(); err != nil {
+			r.err = fmt.Errorf("record: %w", err)
+		}
+	}
 	if r.file != nil {
 		if err := r.file.Close(); err != nil && r.err == nil {
 			r.err = fmt.Errorf("record: %w", err)

@@ -9,6 +9,8 @@ package workspace
 
 import (
 	"context"
+	"crypto/tls"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -34,6 +36,8 @@ type Options struct {
 	Token        string       // the token of Servers
 	Embedded     int          // servers to embed when Servers is empty; 0 means DefaultEmbedded
 	KnownServers string       // the trust-on-first-use file; "" means the default
+	ClientCert   string       // a PEM certificate to present to servers that ask for one (mutual TLS), with ClientKey
+	ClientKey    string       // the PEM private key of ClientCert
 	Logger       *slog.Logger // nil discards logs
 
 	// OnServers, if set, is called with a snapshot of the client's servers
@@ -70,6 +74,10 @@ func Start(ctx context.Context, opts Options) (*Workspace, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	cert, err := opts.clientCertificate()
+	if err != nil {
+		return nil, err
+	}
 	w := &Workspace{Interp: lang.NewInterp("local")}
 	addrs, token := opts.Servers, opts.Token
 	if len(addrs) == 0 {
@@ -87,6 +95,7 @@ func Start(ctx context.Context, opts Options) (*Workspace, error) {
 	var seen serverSet
 	w.Client = remote.NewClient(remote.ClientConfig{
 		Token:        token,
+		Certificate:  cert,
 		KnownServers: opts.KnownServers,
 		Interp:       w.Interp,
 		Logger:       logger,
@@ -228,13 +237,43 @@ func (seen *serverSet) update(servers []remote.ServerInfo) bool {
 }
 
 // AddFlags defines the flags that choose a workspace's servers on fs,
-// --server (repeatable), --token and --local, setting o's fields. The help
-// of each begins with prefix (for flags that apply only with another).
+// --server (repeatable), --token, --client-cert, --client-key and --local,
+// setting o's fields. The help of each begins with prefix (for flags that
+// apply only with another). The token's default, $SPERSE_TOKEN, is set in
+// o.Token at once, and never shown in the help.
 func (o *Options) AddFlags(fs *flag.FlagSet, prefix string) {
 	fs.Var((*listFlag)(&o.Servers), "server", prefix+"evaluation server `HOST:PORT` or HOST:PORT#sha256:FINGERPRINT (repeatable); none means embedded servers")
-	fs.StringVar(&o.Token, "token", os.Getenv("SPERSE_TOKEN"), prefix+"the servers' token (default $SPERSE_TOKEN)")
+	o.Token = os.Getenv("SPERSE_TOKEN")
+	fs.Var((*secretFlag)(&o.Token), "token", prefix+"the servers' `TOKEN` (default $SPERSE_TOKEN)")
+	fs.StringVar(&o.ClientCert, "client-cert", "", prefix+"PEM `FILE` of a client certificate, for servers that require one (mutual TLS); with --client-key")
+	fs.StringVar(&o.ClientKey, "client-key", "", prefix+"PEM `FILE` of the private key of --client-cert")
 	fs.IntVar(&o.Embedded, "local", DefaultEmbedded, prefix+"embedded servers to start when no --server is given")
 }
+
+// clientCertificate loads o's client certificate, or returns nil if it has
+// none.
+func (o *Options) clientCertificate() (*tls.Certificate, error) {
+	switch {
+	case o.ClientCert == "" && o.ClientKey == "":
+		return nil, nil
+	case o.ClientCert == "":
+		return nil, errors.New("--client-key needs --client-cert")
+	case o.ClientKey == "":
+		return nil, errors.New("--client-cert needs --client-key")
+	}
+	cert, err := tls.LoadX509KeyPair(o.ClientCert, o.ClientKey)
+	if err != nil {
+		return nil, fmt.Errorf("client certificate %s (key %s): %w", o.ClientCert, o.ClientKey, err)
+	}
+	return &cert, nil
+}
+
+// secretFlag is a string flag whose value never shows in the help (its
+// String is empty).
+type secretFlag string
+
+func (f *secretFlag) String() string     { return "" }
+func (f *secretFlag) Set(s string) error { *f = secretFlag(s); return nil }
 
 // Valid reports whether o's flags make sense: at least one server to embed.
 func (o *Options) Valid() bool { return o.Embedded >= 1 }

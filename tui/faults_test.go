@@ -1,0 +1,292 @@
+//go:build linux
+
+package tui
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Saving a workspace and writing the journal where the disk is full or the
+// directory is read-only: a clear error, and the file that was there is
+// left as it was.
+//
+// A full disk is simulated with a file size limit (RLIMIT_FSIZE) in a child
+// process: the test runs again there, and a write past the limit fails with
+// EFBIG after writing what fits, as a write does on a full disk, with no
+// disk to fill. /dev/full fails every write with ENOSPC.
+
+// fileSizeEnv tells the test run in a child process by runFileSizeLimited
+// its file size limit and its directory: "LIMIT DIR".
+const fileSizeEnv = "SPERSE_TEST_FILE_SIZE_LIMIT"
+
+// fileSizeLimited reports whether this process is the child of
+// runFileSizeLimited: if so, it sets the limit and returns the directory to
+// work in.
+func fileSizeLimited(t *testing.T) (dir string, child bool) {
+	t.Helper()
+	spec := os.Getenv(fileSizeEnv)
+	if spec == "" {
+		return "", false
+	}
+	n, dir, _ := strings.Cut(spec, " ")
+	limit, err := strconv.ParseUint(n, 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	setFileSizeLimit(t, limit)
+	return dir, true
+}
+
+// setFileSizeLimit sets the soft limit of this process's file sizes; 0
+// lifts it (up to the hard limit).
+func setFileSizeLimit(t *testing.T, limit uint64) {
+	t.Helper()
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_FSIZE, &rl); err != nil {
+		t.Fatal(err)
+	}
+	rl.Cur = limit
+	if limit == 0 {
+		rl.Cur = rl.Max
+	}
+	if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &rl); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// runFileSizeLimited runs the test t again in a child process whose files
+// may grow to at most limit bytes, working in dir, and fails t if the child
+// fails.
+func runFileSizeLimited(t *testing.T, limit int, dir string) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^"+t.Name()+"$", "-test.v")
+	cmd.Env = append(os.Environ(), fileSizeEnv+"="+strconv.Itoa(limit)+" "+dir)
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "--- PASS: "+t.Name()) {
+		t.Fatalf("child process: %v\n%s", err, out)
+	}
+}
+
+// wantOnly checks that dir holds exactly the files names: no temporary
+// file is left behind.
+func wantOnly(t *testing.T, dir string, names ...string) {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range entries {
+		got = append(got, e.Name())
+	}
+	slices.Sort(names)
+	if !slices.Equal(got, names) {
+		t.Errorf("%s holds %q, want %q", dir, got, names)
+	}
+}
+
+// badNotes returns the errors the model has logged, oldest first.
+func badNotes(m *Model) []string {
+	var notes []string
+	for i := m.logp.n - 1; i >= 0; i-- {
+		if e := m.logp.at(i); !e.event && e.bad {
+			notes = append(notes, e.note)
+		}
+	}
+	return notes
+}
+
+const previousWorkspace = "a = 1\n\nb = a + 1\n"
+
+func TestSaveDiskFullKeepsPrevious(t *testing.T) {
+	if dir, child := fileSizeLimited(t); child {
+		path := filepath.Join(dir, "w.sp")
+		err := writeFileAtomic(path, []byte(strings.Repeat("x = 1\n\n", 100)))
+		want := "cannot write " + path + ": file too large (w.sp is unchanged)"
+		if !errors.Is(err, syscall.EFBIG) || err.Error() != want {
+			t.Fatalf("saving on a full disk: %v, want %q", err, want)
+		}
+		return
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "w.sp")
+	if err := os.WriteFile(path, []byte(previousWorkspace), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	runFileSizeLimited(t, 100, dir)
+	if got, err := os.ReadFile(path); err != nil || string(got) != previousWorkspace {
+		t.Errorf("w.sp after a failed save: %q, %v; want it as it was", got, err)
+	}
+	wantOnly(t, dir, "w.sp")
+}
+
+func TestSaveUnwritable(t *testing.T) {
+	h := newHarness(t, Options{}, 120, 30)
+	h.enter("a = 1")
+	h.settle()
+	save := func(path string) string {
+		t.Helper()
+		h.m.status = ""
+		h.enter(":save " + path)
+		h.until("the save's outcome", func() bool { return strings.HasPrefix(h.m.status, "save") })
+		return h.m.status
+	}
+
+	// A directory that is a file.
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, []byte(previousWorkspace), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	under := filepath.Join(file, "w.sp")
+	if got, want := save(under), "save: cannot write "+under+": not a directory"; got != want || !h.m.statusBad {
+		t.Errorf("status %q, want the error %q", got, want)
+	}
+
+	// A full device is written to (and fails), never replaced.
+	if before, err := os.Stat("/dev/full"); err == nil {
+		if got, want := save("/dev/full"), "save: cannot write /dev/full: no space left on device"; got != want {
+			t.Errorf("status %q, want %q", got, want)
+		}
+		if after, err := os.Stat("/dev/full"); err != nil || after.Mode() != before.Mode() {
+			t.Fatalf("/dev/full is no longer the device: %v %v", after.Mode(), err)
+		}
+	}
+
+	// A read-only directory (which root may write to all the same).
+	if os.Geteuid() != 0 {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "w.sp")
+		if err := os.WriteFile(path, []byte(previousWorkspace), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(dir, 0o500); err != nil {
+			t.Fatal(err)
+		}
+		defer os.Chmod(dir, 0o700)
+		if got, want := save(path), "save: cannot write "+path+": permission denied (w.sp is unchanged)"; got != want {
+			t.Errorf("status %q, want %q", got, want)
+		}
+		if got, err := os.ReadFile(path); err != nil || string(got) != previousWorkspace {
+			t.Errorf("w.sp after a failed save: %q, %v; want it as it was", got, err)
+		}
+	}
+
+	// The session goes on, and saving works where it can.
+	path := filepath.Join(t.TempDir(), "w.sp")
+	if got := save(path); !strings.HasPrefix(got, "saved 1 cell") {
+		t.Errorf("status %q after saving to %s", got, path)
+	}
+}
+
+// TestJournalDiskFull fills the disk while the journal is written, in a
+// child process: the write fails, the journal keeps its whole records (the
+// part written is cut off), and once there is room again the records that
+// failed are written, in order, with those that came after.
+func TestJournalDiskFull(t *testing.T) {
+	records := []string{`{"op":"def","name":"a","src":"a = 1"}`, `{"op":"def","name":"b","src":"b = a + 1"}`}
+	more := []string{`{"op":"def","name":"c","src":"c = b * 100000000"}`, `{"op":"def","name":"d","src":"d = c + b"}`}
+	before := strings.Join(records, "\n") + "\n"
+	if dir, child := fileSizeLimited(t); child {
+		path := filepath.Join(dir, journalFile)
+		a := newAppender(path, true)
+		a.Append(more[0])
+		select {
+		case err := <-a.failed:
+			if !errors.Is(err, syscall.EFBIG) || !strings.HasPrefix(err.Error(), "cannot write "+path+": ") {
+				t.Errorf("the journal's error: %v", err)
+			}
+		case <-time.After(time.Minute):
+			t.Fatal("no write error")
+		}
+		if got, err := os.ReadFile(path); err != nil || string(got) != before {
+			t.Errorf("journal after the failed write: %q, %v; want %q", got, err, before)
+		}
+		setFileSizeLimit(t, 0) // room again
+		a.Append(more[1])
+		if err := a.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+		return
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, journalFile)
+	if err := os.WriteFile(path, []byte(before), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	runFileSizeLimited(t, len(before)+10, dir)
+	data, err := os.ReadFile(path)
+	if want := before + strings.Join(more, "\n") + "\n"; err != nil || string(data) != want {
+		t.Fatalf("journal: %q, %v; want %q", data, err, want)
+	}
+	cells, err := replayJournal(data)
+	if err != nil || len(cells) != 4 {
+		t.Errorf("replaying the journal: %d cells, %v", len(cells), err)
+	}
+	wantOnly(t, dir, journalFile)
+}
+
+// TestJournalUnwritable: a state directory that cannot be created (its
+// parent is a file) is an error the user is told about at the first
+// definition, and the definitions wait in memory; once the directory can
+// be made, they are journaled, in order.
+func TestJournalUnwritable(t *testing.T) {
+	parent := filepath.Join(t.TempDir(), "state")
+	if err := os.WriteFile(parent, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	state := filepath.Join(parent, "sperse")
+	journal := filepath.Join(state, journalFile)
+	h := newHarness(t, Options{StateDir: state}, 120, 30)
+	h.enter("a = 6 * 7")
+	h.settle()
+	want := "cannot write " + journal + ": not a directory: the journal is kept in memory until it can be written (a crash now would lose it: :save the workspace)"
+	h.until("the journal's error", func() bool { return slices.Contains(badNotes(h.m), want) })
+
+	// The disk is writable again: what waited is written with what follows.
+	if err := os.Remove(parent); err != nil {
+		t.Fatal(err)
+	}
+	h.enter("b = a + 1")
+	h.settle()
+	h.stop() // killed: the journal stays
+	data, err := os.ReadFile(journal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cells, err := replayJournal(data)
+	var names []string
+	for _, c := range cells {
+		names = append(names, c.Name)
+	}
+	if err != nil || !slices.Equal(names, []string{"a", "b"}) {
+		t.Errorf("journaled cells %q, %v; want a and b\n%s", names, err, data)
+	}
+}
+
+func TestJournalDevFull(t *testing.T) {
+	if _, err := os.Stat("/dev/full"); err != nil {
+		t.Skip("no /dev/full")
+	}
+	a := newAppender("/dev/full", true)
+	a.Append(`{"op":"def","name":"a","src":"a = 1"}`)
+	select {
+	case err := <-a.failed:
+		if want := "cannot write /dev/full: no space left on device"; err.Error() != want {
+			t.Errorf("error %q, want %q", err, want)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("no write error")
+	}
+	if err := a.Close(); !errors.Is(err, syscall.ENOSPC) {
+		t.Errorf("Close: %v, want ENOSPC: the record is not written", err)
+	}
+}
