@@ -155,8 +155,12 @@ func (c *Client) pipeline(ctx context.Context, req lang.Request, r route, exclud
 	if len(req.Pending) == 0 {
 		return nil, nil, nil, nil
 	}
+	scope := make(map[string]lang.Value, len(req.Scope)+len(req.Pending))
+	for name, v := range req.Scope {
+		scope[name] = v
+	}
 	var at *placement
-	for _, p := range req.Pending {
+	for name, p := range req.Pending {
 		// The evaluation of an input starts just before this one: wait
 		// for it to be placed.
 		select {
@@ -166,31 +170,22 @@ func (c *Client) pipeline(ctx context.Context, req lang.Request, r route, exclud
 			return nil, nil, nil, nil
 		}
 		if p.Resolved() {
-			continue // its value is here, or its error
+			res := p.Result()
+			if res.Err != nil {
+				return nil, nil, nil, nil // Await reports it
+			}
+			scope[name] = res.Value
+			continue
 		}
 		pl, ok := p.Place().(*placement)
 		if !ok || at != nil && pl.sess != at.sess {
 			return nil, nil, nil, nil
 		}
 		at = pl
+		scope[name] = lang.Ref(pl.id)
 	}
 	if at == nil {
 		return nil, nil, nil, nil // every input is here
-	}
-	scope := make(map[string]lang.Value, len(req.Scope)+len(req.Pending))
-	for name, v := range req.Scope {
-		scope[name] = v
-	}
-	for name, p := range req.Pending {
-		if !p.Resolved() {
-			scope[name] = lang.Ref(p.Place().(*placement).id)
-			continue
-		}
-		res := p.Result()
-		if res.Err != nil {
-			return nil, nil, nil, nil // Await reports it
-		}
-		scope[name] = res.Value
 	}
 	job, err := lang.EncodeJob(req.Cell, scope)
 	if err != nil {

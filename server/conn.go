@@ -445,7 +445,7 @@ func (s *Server) serveEval(c *conn, str *quic.Stream, br *bufio.Reader) bool {
 		res remote.Result
 		v   lang.Value
 	)
-	refs, rerr := c.resolve(ctx, t)
+	refs, rerr := c.resolve(ctx, t, ev.ID)
 	if rerr != nil {
 		res.Error = rerr
 	} else {

@@ -89,12 +89,18 @@ func (t *keptTable) sweepLocked(now time.Time) {
 // waiting for them, and returns how many there were. It fails with CodeNoRef for a Ref to an ID that is not
 // kept (and does not arrive within refGrace), with CodeFailed if one of the
 // evaluations referred to failed, and as an evaluation does if ctx ends.
-func (c *conn) resolve(ctx context.Context, t *task) (int, *remote.Error) {
+//
+// An evaluation with an ID may refer only to earlier ones (smaller IDs, as
+// a client gives them in order), so that no two wait for each other.
+func (c *conn) resolve(ctx context.Context, t *task, id uint64) (int, *remote.Error) {
 	n := 0
 	for name, v := range t.scope {
 		ref, ok := v.(lang.Ref)
 		if !ok {
 			continue
+		}
+		if id != 0 && uint64(ref) >= id {
+			return n, badRequest(fmt.Sprintf("bad eval message: evaluation %d refers to %d, which is not an earlier one", id, ref))
 		}
 		k := c.kept.wait(uint64(ref))
 		if k == nil {

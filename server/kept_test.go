@@ -62,6 +62,8 @@ func TestPipelining(t *testing.T) {
 	// period; an ID in use is a bad request.
 	wantError(t, c.result(c.startKept(0, "h = x", map[string]lang.Value{"x": lang.Ref(99)})), remote.CodeNoRef, "no evaluation 99 on this connection")
 	wantError(t, c.result(c.startKept(1, "i = 1", nil)), remote.CodeBadRequest, "id 1 is in use")
+	// An evaluation refers only to earlier ones: none waits for itself.
+	wantError(t, c.result(c.startKept(50, "self = s", map[string]lang.Value{"s": lang.Ref(50)})), remote.CodeBadRequest, "refers to 50, which is not an earlier one")
 	// The server still serves.
 	if got := value(t, c.eval(remote.EvalCell, cellJob(t, "j = i", map[string]lang.Value{"i": starlark.MakeInt(7)}))); got != "7" {
 		t.Errorf("j = %s", got)
