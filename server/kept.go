@@ -86,12 +86,12 @@ func (t *keptTable) sweepLocked(now time.Time) {
 }
 
 // resolve replaces the Refs in t's scope by the values they refer to,
-// waiting for them, and returns how many there were. It fails with CodeNoRef for a Ref to an ID that is not
-// kept (and does not arrive within refGrace), with CodeFailed if one of the
-// evaluations referred to failed, and as an evaluation does if ctx ends.
-//
-// An evaluation with an ID may refer only to earlier ones (smaller IDs, as
-// a client gives them in order), so that no two wait for each other.
+// waiting for them, and returns how many there were. It fails with
+// CodeNoRef for a Ref to an ID that is not kept (and does not arrive within
+// refGrace), with CodeFailed if one of the evaluations referred to failed,
+// and as an evaluation does if ctx ends. An evaluation with an ID (id) may
+// refer only to earlier ones (smaller IDs, as a client gives them in
+// order), so that no two wait for each other.
 func (c *conn) resolve(ctx context.Context, t *task, id uint64) (int, *remote.Error) {
 	n := 0
 	for name, v := range t.scope {
