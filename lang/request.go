@@ -21,7 +21,9 @@ type Request struct {
 	// Scope): the evaluation needs their values, which their promises will
 	// hold. An executor that runs them where the evaluation can run may
 	// send references instead, and the place resolves them itself (promise
-	// pipelining); any executor may wait for them (see Await).
+	// pipelining), or wait for them (see Await). The reactive engine gives
+	// Pending only to an executor that says it pipelines
+	// (reactive.Pipeliner).
 	Pending map[string]*Promise
 
 	// Promise, if not nil, is the promise of this evaluation, which other
