@@ -47,6 +47,14 @@ type Interp struct {
 	cells   map[cellKey]*Cell // parsed cells of DecodeJob (see jobCell)
 }
 
+// With returns a new interpreter with in's settings but for the names it
+// provides and its step limit: what a server needs to run a client's code
+// with fewer names, or to decode with a smaller limit.
+func (in *Interp) With(provided starlark.StringDict, maxSteps uint64) *Interp {
+	return &Interp{Where: in.Where, MaxSteps: maxSteps, MaxMemory: in.MaxMemory,
+		Splitter: in.Splitter, Provided: provided, Remote: in.Remote}
+}
+
 // DefaultMaxSteps bounds an evaluation when Interp.MaxSteps is 0.
 const DefaultMaxSteps = 1 << 32
 

@@ -355,3 +355,14 @@ func TestAwait(t *testing.T) {
 		t.Errorf("Await cancelled: %v", err)
 	}
 }
+
+func TestWith(t *testing.T) {
+	in := &Interp{Where: "s", MaxSteps: 7, MaxMemory: 9, Provided: starlark.StringDict{"a": starlark.None}}
+	w := in.With(starlark.StringDict{"b": starlark.True}, 3)
+	if w.Where != "s" || w.MaxSteps != 3 || w.MaxMemory != 9 || w.Provided.Has("a") || !w.Provided.Has("b") {
+		t.Errorf("With = %+v", w)
+	}
+	if !w.IsBuiltin("b") || w.IsBuiltin("a") {
+		t.Error("the new interpreter's builtins are not its provided names")
+	}
+}

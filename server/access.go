@@ -200,7 +200,7 @@ func (s *Server) newGrant(tok Token, all *grant) (*grant, error) {
 		}
 		env["sql"] = sql
 	}
-	g.in = interpLike(s.interp, env, s.interp.MaxSteps)
+	g.in = s.interp.With(env, s.interp.MaxSteps)
 	g.dec = decoderOf(g.in)
 	return g, nil
 }
@@ -216,14 +216,7 @@ const decodeMaxSteps = 100_000
 // time limit, so it must be short. The functions decoded are the same as
 // in's would be (the same builtins and provided names).
 func decoderOf(in *lang.Interp) *lang.Interp {
-	return interpLike(in, in.Provided, decodeMaxSteps)
-}
-
-// interpLike returns an interpreter like base, with the provided names and
-// step limit given. It copies every field of lang.Interp that a server's
-// interpreter sets (see New): one set there must be copied here too.
-func interpLike(base *lang.Interp, provided map[string]lang.Value, maxSteps uint64) *lang.Interp {
-	return &lang.Interp{Where: base.Where, MaxSteps: maxSteps, Provided: provided, Splitter: base.Splitter, Remote: base.Remote}
+	return in.With(in.Provided, decodeMaxSteps)
 }
 
 // authenticate checks the token of c's Hello. It returns what the token
