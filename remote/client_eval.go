@@ -60,13 +60,6 @@ func (c *Client) Eval(ctx context.Context, req lang.Request) lang.Result {
 		return lang.Result{Err: cell.Err}
 	}
 	var valueJob []byte // the job with every input a value, once encoded
-	if len(req.Pending) == 0 {
-		job, err := lang.EncodeJob(cell, req.Scope)
-		if err != nil {
-			return lang.Result{Err: err}
-		}
-		valueJob = job
-	}
 	r := route{what: "remote cell " + cell.Name, sel: cell.Selector, selText: selectorText(cell.Selector), need: c.needs(req)}
 	what := "cell " + cell.Name
 	var (
