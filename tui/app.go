@@ -32,6 +32,13 @@
 //     Options.StateDir. A clean quit removes the journal; finding one at
 //     start means the last run ended otherwise, and its cells are restored.
 //     One sperse-tui per state directory: two would share a journal.
+//   - The inspector shows a value in the views that fit it (viewsOf): a
+//     table, a chart, a tree, a string's text, its repr; v cycles them,
+//     and the choice is kept per cell. Cards show a table's first rows, a
+//     sparkline of numbers, a string's first lines (see face).
+//   - :export NAME FILE writes a value as JSON, CSV or its repr by the
+//     file's extension, whole or not at all; :copy [NAME] puts its repr on
+//     the clipboard with OSC 52, up to maxClipboard bytes.
 //   - :record FILE (or Model.Record) records the session: what is typed at
 //     the prompt (commands too), the engine's events, the servers joining
 //     and leaving, and :mark's markers, written by a goroutine of its own
@@ -319,6 +326,10 @@ func (m *Model) handleResult(msg tea.Msg) tea.Cmd {
 		m.completeWith(msg.word, msg.start, msg.cands)
 	case recordStartedMsg, recordEndedMsg:
 		return m.recordResult(msg)
+	case exportedMsg:
+		m.exported(msg)
+	case copiedMsg:
+		return m.copied(msg)
 	}
 	return nil
 }
@@ -364,7 +375,7 @@ func (m *Model) fail(s string) {
 func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 	armed := m.quitArmed
 	m.quitArmed = false
-	if m.showHelp && m.helpKey(msg, m.insp.keys) {
+	if m.showHelp && m.helpKey(msg, m.insp.keys.scrollKeys) {
 		return nil
 	}
 	switch {
@@ -392,9 +403,11 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 	case focusGrid:
 		return m.updateGrid(msg)
 	case focusInspector:
-		if !m.insp.Update(msg) && key.Matches(msg, m.insp.keys.Leave) {
+		took, cmd := m.insp.Update(msg)
+		if !took && key.Matches(msg, m.insp.keys.Leave) {
 			m.setFocus(focusGrid)
 		}
+		return cmd
 	case focusServers:
 		return m.updateServers(msg)
 	case focusLog:
@@ -524,7 +537,7 @@ func (m *Model) complete() tea.Cmd {
 	word, start := m.input.Word()
 	line := m.input.Value()
 	if strings.HasPrefix(line, ":") && strings.Contains(line, " ") {
-		if c, ok := findCommand(strings.TrimPrefix(strings.Fields(line)[0], ":")); ok && c.arg == 'f' {
+		if c, ok := findCommand(strings.TrimPrefix(strings.Fields(line)[0], ":")); ok && (c.arg == 'f' || c.arg == 'F' && start > len(strings.Fields(line)[0])+1) {
 			return fileCompletion(word, start)
 		}
 	}
@@ -570,7 +583,7 @@ func (m *Model) completeWith(word string, start int, cands []string) {
 }
 
 func (m *Model) updateGrid(msg tea.KeyPressMsg) tea.Cmd {
-	action, _ := m.grid.Update(msg, m.cells.len())
+	action, _ := m.grid.Update(msg, m.cells)
 	it := m.selected()
 	switch action {
 	case gridMoved:

@@ -254,7 +254,7 @@ func TestGridSelection(t *testing.T) {
 			drawn++
 		}
 	}
-	if visible := h.m.grid.cols() * h.m.grid.visibleRows(); drawn == 0 || drawn > visible || h.m.cells.get("c0").card != nil {
+	if visible := h.m.grid.cols() * h.m.grid.visibleRows(h.m.cells); drawn == 0 || drawn > visible || h.m.cells.get("c0").card != nil {
 		t.Errorf("%d cards drawn (at most %d visible), c0 drawn: %v", drawn, visible, h.m.cells.get("c0").card != nil)
 	}
 	h.press("r")

@@ -21,6 +21,11 @@ type item struct {
 	prev    string
 	prevGen uint64
 
+	// The face of the card (what it shows of the value), made from view
+	// when faceGen != gen.
+	face    *face
+	faceGen uint64
+
 	// The card, cached: lines and what they were drawn for.
 	card    []string
 	cardKey cardKey

@@ -20,7 +20,7 @@ type command struct {
 	help  string
 	run   func(m *Model, args []string) tea.Cmd
 	nargs int  // arguments wanted; -1 for one or more, -2 for none or one
-	arg   byte // what the argument completes to: 'c' cells, 't' themes, 's' servers, 'f' files
+	arg   byte // what the argument completes to: 'c' cells, 't' themes, 's' servers, 'f' files, 'F' a cell then a file
 	rest  bool // the argument is the rest of the line, spaces and all (a path, a text)
 }
 
@@ -32,6 +32,8 @@ func commands() []command {
 		{name: "cancel", args: "[NAME]", help: "cancel a cell's evaluation (the selected cell)", nargs: -2, arg: 'c', run: (*Model).cmdCancel},
 		{name: "load", args: "FILE", help: "load a workspace file", nargs: 1, arg: 'f', rest: true, run: (*Model).cmdLoad},
 		{name: "save", args: "FILE", help: "save the workspace to a file", nargs: 1, arg: 'f', rest: true, run: (*Model).cmdSave},
+		{name: "export", args: "NAME FILE", help: "write a value to FILE: .json, .csv (a table), .txt, .star (repr)", nargs: -1, arg: 'F', rest: true, run: (*Model).cmdExport},
+		{name: "copy", args: "[NAME]", help: "copy a value's repr to the clipboard (the selected cell's)", nargs: -2, arg: 'c', run: (*Model).cmdCopy},
 		{name: "record", args: "FILE|stop", help: "record the session to FILE (:record stop ends it)", nargs: -2, arg: 'f', rest: true, run: (*Model).cmdRecord},
 		{name: "mark", args: "TEXT", help: "mark this moment in the recording", nargs: -1, rest: true, run: (*Model).cmdMark},
 		{name: "theme", args: "NAME", help: "change the theme", nargs: 1, arg: 't', run: (*Model).cmdTheme},
@@ -299,7 +301,7 @@ func (m *Model) completions(word string) []string {
 			return nil
 		}
 		switch c.arg {
-		case 'c':
+		case 'c', 'F':
 			cands = m.cellNames()
 		case 't':
 			cands = themes.Names()

@@ -12,14 +12,17 @@ import (
 	"github.com/sperse/sperse/reactive"
 )
 
-// Card geometry: a card is cardHeight lines, at least minCardWidth columns.
+// Card geometry: a card is at least cardHeight lines (a one-line value;
+// tables, numbers and strings of several lines take more, see face), at
+// least minCardWidth columns.
 const (
 	cardHeight   = 5
 	minCardWidth = 24
 )
 
-// grid is the pane of cells as cards, laid out in as many columns as fit.
-// It draws only the rows of cards that are visible.
+// grid is the pane of cells as cards, laid out in as many columns as fit,
+// each row of cards as high as its tallest card. It draws only the rows of
+// cards that are visible.
 type grid struct {
 	keys          gridKeys
 	width, height int // inside the pane's border
@@ -40,20 +43,64 @@ func (g *grid) cols() int { return max(1, g.width/minCardWidth) }
 
 func (g *grid) cardWidth() int { return max(g.width/g.cols(), 6) }
 
-func (g *grid) visibleRows() int { return max(1, g.height/cardHeight) }
+// rowCount is the number of rows of n cells.
+func (g *grid) rowCount(n int) int { return (n + g.cols() - 1) / g.cols() }
 
-// clamp keeps the selection inside n cells and visible.
-func (g *grid) clamp(n int) {
+// rowHeight is the height of row r: its tallest card's.
+func (g *grid) rowHeight(s *store, r int) int {
+	cols := g.cols()
+	h := cardHeight
+	for i := r * cols; i < min((r+1)*cols, s.len()); i++ {
+		h = max(h, s.items[i].cardHeight())
+	}
+	return h
+}
+
+// visibleRows returns how many rows of cards from the top row fit in the
+// pane (at least one).
+func (g *grid) visibleRows(s *store) int {
+	used, rows := 0, 0
+	for r := g.top; r < g.rowCount(s.len()); r++ {
+		h := g.rowHeight(s, r)
+		if rows > 0 && used+h > g.height {
+			break
+		}
+		used += h
+		rows++
+	}
+	return max(rows, 1)
+}
+
+// firstFitting returns the first row from which the rows up to last fit in
+// the pane (last itself if it alone does not).
+func (g *grid) firstFitting(s *store, last int) int {
+	used := 0
+	r := last
+	for ; r >= 0; r-- {
+		used += g.rowHeight(s, r)
+		if used > g.height {
+			break
+		}
+	}
+	return min(r+1, last)
+}
+
+// clamp keeps the selection inside the cells and visible, and the rows
+// filling the pane.
+func (g *grid) clamp(s *store) {
+	n := s.len()
 	g.sel = min(max(g.sel, 0), max(n-1, 0))
-	cols, rows := g.cols(), g.visibleRows()
-	row := g.sel / cols
+	row := g.sel / g.cols()
 	if row < g.top {
 		g.top = row
 	}
-	if row >= g.top+rows {
-		g.top = row - rows + 1
+	if row >= g.top+g.visibleRows(s) {
+		g.top = g.firstFitting(s, row)
 	}
-	last := max(0, (n+cols-1)/cols-rows)
+	last := 0
+	if rows := g.rowCount(n); rows > 0 {
+		last = g.firstFitting(s, rows-1)
+	}
 	g.top = min(max(g.top, 0), last)
 }
 
@@ -70,12 +117,13 @@ const (
 	gridLeave
 )
 
-// Update handles a key; n is the number of cells.
-func (g *grid) Update(msg tea.KeyPressMsg, n int) (gridAction, bool) {
-	cols, rows := g.cols(), g.visibleRows()
+// Update handles a key for the cells of s.
+func (g *grid) Update(msg tea.KeyPressMsg, s *store) (gridAction, bool) {
+	n := s.len()
+	cols, rows := g.cols(), g.visibleRows(s)
 	move := func(d int) (gridAction, bool) {
 		g.sel += d
-		g.clamp(n)
+		g.clamp(s)
 		return gridMoved, true
 	}
 	switch {
@@ -120,11 +168,12 @@ func (g *grid) Update(msg tea.KeyPressMsg, n int) (gridAction, bool) {
 }
 
 // title returns the pane's title: how many cells, and which are shown.
-func (g *grid) title(n int) string {
+func (g *grid) title(s *store) string {
+	n := s.len()
 	if n == 0 {
 		return "cells"
 	}
-	cols, rows := g.cols(), g.visibleRows()
+	cols, rows := g.cols(), g.visibleRows(s)
 	first := g.top * cols
 	last := min(n, first+cols*rows)
 	if first == 0 && last == n {
@@ -137,6 +186,7 @@ func (g *grid) title(n int) string {
 type cardKey struct {
 	gen      uint64
 	width    int
+	height   int
 	selected bool
 	frame    int   // the spinner frame, for running cells
 	elapsed  int64 // tenths of seconds running, for running cells
@@ -160,23 +210,24 @@ func (g *grid) View(s *store, st *Styles, frame int, now time.Time) []string {
 		}
 		return lines[:g.height]
 	}
-	g.clamp(s.len())
-	cols, rows, cw := g.cols(), g.visibleRows(), g.cardWidth()
+	g.clamp(s)
+	cols, rows, cw := g.cols(), g.visibleRows(s), g.cardWidth()
 	rest := g.width - cols*cw
 	var b strings.Builder
 	for r := g.top; r < g.top+rows; r++ {
+		h := g.rowHeight(s, r)
 		var cards [][]string
 		for c := range cols {
 			i := r*cols + c
 			if i >= s.len() {
 				break
 			}
-			cards = append(cards, s.items[i].cardLines(cw, i == g.sel, frame, now, st))
+			cards = append(cards, s.items[i].cardLines(cw, h, i == g.sel, frame, now, st))
 		}
 		if len(cards) == 0 {
 			break
 		}
-		for l := range cardHeight {
+		for l := range h {
 			b.Reset()
 			for _, card := range cards {
 				b.WriteString(card[l])
@@ -207,10 +258,10 @@ func emptyWorkspace(st *Styles, width int) []string {
 	}
 }
 
-// cardLines returns the card of it, cardHeight lines of width w, drawn
-// again only when something it shows changed.
-func (it *item) cardLines(w int, selected bool, frame int, now time.Time, st *Styles) []string {
-	k := cardKey{gen: it.gen, width: w, selected: selected, styles: st}
+// cardLines returns the card of it, h lines of width w, drawn again only
+// when something it shows changed.
+func (it *item) cardLines(w, h int, selected bool, frame int, now time.Time, st *Styles) []string {
+	k := cardKey{gen: it.gen, width: w, height: h, selected: selected, styles: st}
 	if it.view.State == reactive.Running {
 		k.frame = frame % len(spinnerFrames)
 		if !it.view.Started.IsZero() {
@@ -220,11 +271,13 @@ func (it *item) cardLines(w int, selected bool, frame int, now time.Time, st *St
 	if it.card != nil && it.cardKey == k {
 		return it.card
 	}
-	it.card, it.cardKey = it.drawCard(w, selected, frame, now, st), k
+	it.card, it.cardKey = it.drawCard(w, h, selected, frame, now, st), k
 	return it.card
 }
 
-func (it *item) drawCard(w int, selected bool, frame int, now time.Time, st *Styles) []string {
+// drawCard draws the card of it in w×h: its name and state, its value
+// (see face), and where and how long it ran on the line above the bottom.
+func (it *item) drawCard(w, h int, selected bool, frame int, now time.Time, st *Styles) []string {
 	v := &it.view
 	state := stateIndex(v.State)
 	inner := w - 4 // border and one space each side
@@ -253,31 +306,38 @@ func (it *item) drawCard(w int, selected bool, frame int, now time.Time, st *Sty
 	gap := inner - 2 - ansi.StringWidth(name) - ansi.StringWidth(label)
 	l1 := st.State[state].Render(glyph) + " " + nameStyle.Render(name) + strings.Repeat(" ", max(gap, 0)) + st.State[state].Render(label)
 
-	// Line 2: the value, or what keeps the cell from having one.
-	prev := ansi.Truncate(it.previewOf(), inner, "…")
-	prevStyle := st.Text
-	switch state {
-	case reactive.Ready:
-	case reactive.Error, reactive.UpstreamError, reactive.Cancelled, reactive.Stale, reactive.Unavailable:
-		prevStyle = st.State[state]
-	default:
-		prevStyle = st.Muted
+	// Then the value, or what keeps the cell from having one.
+	var value []string
+	if f := it.faceOf(); f.kind != faceLine {
+		value = f.valueLines(inner, st)
+	} else {
+		prev := ansi.Truncate(it.previewOf(), inner, "…")
+		prevStyle := st.Text
+		switch state {
+		case reactive.Ready:
+		case reactive.Error, reactive.UpstreamError, reactive.Cancelled, reactive.Stale, reactive.Unavailable:
+			prevStyle = st.State[state]
+		default:
+			prevStyle = st.Muted
+		}
+		value = []string{prevStyle.Render(prev) + strings.Repeat(" ", inner-ansi.StringWidth(prev))}
 	}
-	l2 := prevStyle.Render(prev) + strings.Repeat(" ", inner-ansi.StringWidth(prev))
 
-	// Line 3: where and how long.
-	l3 := ansi.Truncate(cardFooter(v, now), inner, "…")
-	l3 = st.Muted.Render(l3) + strings.Repeat(" ", inner-ansi.StringWidth(l3))
+	// The last line: where and how long.
+	foot := ansi.Truncate(cardFooter(v, now), inner, "…")
+	foot = st.Muted.Render(foot) + strings.Repeat(" ", inner-ansi.StringWidth(foot))
 
-	top := border.Render(tl + strings.Repeat(hz, w-2) + tr)
-	bottom := border.Render(bl + strings.Repeat(hz, w-2) + br)
-	return []string{
-		top,
-		side + " " + l1 + " " + side,
-		side + " " + l2 + " " + side,
-		side + " " + l3 + " " + side,
-		bottom,
+	blank := strings.Repeat(" ", inner)
+	lines := make([]string, 0, max(h, cardHeight))
+	lines = append(lines, border.Render(tl+strings.Repeat(hz, w-2)+tr), side+" "+l1+" "+side)
+	for i := range max(h-4, 1) {
+		l := blank
+		if i < len(value) {
+			l = value[i]
+		}
+		lines = append(lines, side+" "+l+" "+side)
 	}
+	return append(lines, side+" "+foot+" "+side, border.Render(bl+strings.Repeat(hz, w-2)+br))
 }
 
 // cardFooter is the last line of a card: where the cell ran and how long it

@@ -30,6 +30,9 @@ type harness struct {
 	wg     sync.WaitGroup
 	quit   bool
 	once   sync.Once
+
+	// seen, if set, is called with every message the model is given.
+	seen func(tea.Msg)
 }
 
 // newEngine returns an engine with the local interpreter and the in-process
@@ -164,6 +167,9 @@ func (h *harness) deliver(msg tea.Msg) {
 
 // send updates the model with msg and runs its command.
 func (h *harness) send(msg tea.Msg) {
+	if h.seen != nil {
+		h.seen(msg)
+	}
 	if _, ok := msg.(tea.QuitMsg); ok {
 		h.quit = true
 		return

@@ -167,6 +167,38 @@ func (k scrollKeys) FullHelp() [][]key.Binding {
 	return [][]key.Binding{{k.Up, k.PageUp, k.Top, k.Leave}}
 }
 
+// inspectorKeys are the keys of the inspector: it scrolls, cycles the
+// views of a value, moves in a tree and scrolls a table's columns.
+type inspectorKeys struct {
+	scrollKeys
+	View  key.Binding
+	Open  key.Binding // a tree's node
+	Close key.Binding
+	Left  key.Binding // a table's columns
+	Right key.Binding
+}
+
+func newInspectorKeys() inspectorKeys {
+	return inspectorKeys{
+		scrollKeys: newScrollKeys(),
+		View:       key.NewBinding(key.WithKeys("v"), key.WithHelp("v", "next view")),
+		Open:       key.NewBinding(key.WithKeys("enter", "right", "l"), key.WithHelp("enter/→", "open")),
+		Close:      key.NewBinding(key.WithKeys("left", "h"), key.WithHelp("←", "close")),
+		Left:       key.NewBinding(key.WithKeys("left", "h"), key.WithHelp("←→", "columns")),
+		Right:      key.NewBinding(key.WithKeys("right", "l")),
+	}
+}
+
+// FullHelp lists each key on its own; k is a copy, so its help is changed
+// here alone.
+func (k inspectorKeys) FullHelp() [][]key.Binding {
+	k.View.SetHelp("v", "next view: table, chart, tree, text, repr")
+	k.Open.SetHelp("enter/→", "open a tree's node")
+	k.Close.SetHelp("←", "close it, or go to its parent")
+	k.Left.SetHelp("←/→", "a table's columns")
+	return [][]key.Binding{{k.Up, k.PageUp, k.Top, k.Leave}, {k.View, k.Open, k.Close, k.Left}}
+}
+
 // serverKeys are the keys of the servers pane.
 type serverKeys struct {
 	Up         key.Binding

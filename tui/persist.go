@@ -186,17 +186,42 @@ func fileError(path string, err error) error {
 // is followed; a path that is not a regular file (a device, a pipe) is
 // written to directly.
 func writeFileAtomic(path string, data []byte) error {
+	return writeFileAtomicFunc(path, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
+
+// writeFileAtomicFunc is writeFileAtomic of what write writes, buffered.
+// If write fails, path is left as it was and its error is returned as it
+// is (an error of the file itself is wrapped by fileError).
+func writeFileAtomicFunc(path string, write func(io.Writer) error) error {
+	var werr error // write's own error: not the file's
+	into := func(f *os.File) error {
+		bw := &recordingWriter{w: bufio.NewWriterSize(f, 64<<10)}
+		if err := write(bw); err != nil {
+			if bw.err != nil {
+				return bw.err // the file's
+			}
+			werr = err
+			return err
+		}
+		return bw.w.Flush()
+	}
 	fi, err := os.Stat(path)
 	existed := err == nil
 	if existed && !fi.Mode().IsRegular() {
 		f, err := os.OpenFile(path, os.O_WRONLY, 0)
 		if err == nil {
-			_, err = f.Write(data)
+			err = into(f)
 			if cerr := f.Close(); err == nil {
 				err = cerr
 			}
 		}
-		if err != nil {
+		switch {
+		case werr != nil:
+			return werr
+		case err != nil:
 			return fileError(path, err)
 		}
 		return nil
@@ -209,7 +234,7 @@ func writeFileAtomic(path string, data []byte) error {
 	}
 	f, err := os.CreateTemp(filepath.Dir(target), "."+filepath.Base(target)+".*")
 	if err == nil {
-		_, err = f.Write(data)
+		err = into(f)
 		if err == nil && existed {
 			err = f.Chmod(fi.Mode().Perm())
 		}
@@ -226,6 +251,9 @@ func writeFileAtomic(path string, data []byte) error {
 			os.Remove(f.Name())
 		}
 	}
+	if werr != nil {
+		return werr
+	}
 	if err != nil {
 		err = fileError(path, err)
 		if existed {
@@ -234,6 +262,21 @@ func writeFileAtomic(path string, data []byte) error {
 		return err
 	}
 	return nil
+}
+
+// recordingWriter keeps the first error of its writer, to tell it from
+// the errors of what writes to it.
+type recordingWriter struct {
+	w   *bufio.Writer
+	err error
+}
+
+func (r *recordingWriter) Write(p []byte) (int, error) {
+	n, err := r.w.Write(p)
+	if err != nil && r.err == nil {
+		r.err = err
+	}
+	return n, err
 }
 
 // Close writes what is pending, stops the goroutine and returns the error

@@ -163,7 +163,7 @@ func (r *Replay) render() (string, *tea.Cursor) {
 
 func (r *Replay) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 	r.status, r.statusBad = "", false
-	if r.showHelp && r.helpKey(msg, r.insp.keys) {
+	if r.showHelp && r.helpKey(msg, r.insp.keys.scrollKeys) {
 		return nil
 	}
 	k := &r.keys
@@ -196,7 +196,7 @@ func (r *Replay) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 	}
 	switch r.focus {
 	case focusGrid:
-		switch action, _ := r.grid.Update(msg, r.cells.len()); action {
+		switch action, _ := r.grid.Update(msg, r.cells); action {
 		case gridMoved:
 			r.follow = false
 			return r.gridMovedTo()
@@ -204,9 +204,11 @@ func (r *Replay) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 			r.setFocus(focusInspector)
 		}
 	case focusInspector:
-		if !r.insp.Update(msg) && key.Matches(msg, r.insp.keys.Leave) {
+		took, cmd := r.insp.Update(msg)
+		if !took && key.Matches(msg, r.insp.keys.Leave) {
 			r.setFocus(focusGrid)
 		}
+		return cmd
 	case focusServers:
 		if action, _ := r.srv.Update(msg); action == serverLeave {
 			r.setFocus(focusGrid)
@@ -505,7 +507,8 @@ func (r *Replay) helpBlocks() [][]string {
 	return [][]string{
 		play,
 		r.helpSection("cells", [][]key.Binding{{g.Up, g.PageUp, g.First, g.Inspect}}),
-		r.helpSection("inspector and log", r.insp.keys.FullHelp()),
+		r.helpSection("inspector", r.insp.keys.FullHelp()),
+		r.helpSection("log", r.logp.keys.FullHelp()),
 		r.helpSection("servers", [][]key.Binding{{s.Up, s.Leave}}),
 	}
 }

@@ -119,7 +119,7 @@ func (m *screen) syncSelection() {
 	if i, ok := m.cells.index[m.selName]; ok {
 		m.grid.sel = i
 	}
-	m.grid.clamp(m.cells.len())
+	m.grid.clamp(m.cells)
 	if m.cells.len() > 0 {
 		m.selName = m.cells.items[m.grid.sel].view.Name
 	} else {

@@ -39,8 +39,8 @@ func TestResize(t *testing.T) {
 	// Back at full size, the grid is full again (it may have scrolled to keep
 	// the selection in view) and the rest of the screen is as it was.
 	g := &m.grid
-	shown := min(m.cells.len()-g.top*g.cols(), g.cols()*g.visibleRows())
-	if m.selName != "total" || shown < g.cols()*(g.visibleRows()-1)+1 || strings.Count(stripped(after), " ready │")+strings.Count(stripped(after), " ready ┃") != shown {
+	shown := min(m.cells.len()-g.top*g.cols(), g.cols()*g.visibleRows(m.cells))
+	if m.selName != "total" || shown < g.cols()*(g.visibleRows(m.cells)-1)+1 || strings.Count(stripped(after), " ready │")+strings.Count(stripped(after), " ready ┃") != shown {
 		t.Errorf("after resizing back, selected %q:\n%s", m.selName, stripped(after))
 	}
 	bl, al := strings.Split(before, "\n"), strings.Split(after, "\n")
@@ -85,7 +85,7 @@ func TestHugeValue(t *testing.T) {
 		t.Errorf("the preview is %d bytes", len(p))
 	}
 	checkScreen(t, content, 120, 30)
-	h.until("the value formatted", func() bool { return h.m.insp.value != nil })
+	h.until("the value formatted", func() bool { return !h.m.insp.pending && h.m.insp.body != nil })
 	h.press("i")
 	for _, k := range []string{"G", "pgup", "g", "pgdown", "j"} {
 		var content string

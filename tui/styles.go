@@ -28,6 +28,7 @@ type Styles struct {
 	ErrorText lipgloss.Style // error messages in the status line and inspector
 	Selected  lipgloss.Style // a selected row (servers, completion)
 	Prompt    lipgloss.Style
+	TableHead lipgloss.Style // a table's column names
 
 	// Border and BorderFocus draw pane borders; CardBorder the border of a
 	// card in each state, CardSelected the border of the selected card.
@@ -87,6 +88,7 @@ func newStyles(t themes.Theme) *Styles {
 	s.TitleDim = fg(t.Muted)
 	s.ErrorText = fg(t.Error)
 	s.Prompt = fg(t.Accent).Bold(true)
+	s.TableHead = fg(t.Text).Bold(true)
 	s.Border = fg(t.Border)
 	s.BorderFocus = fg(t.BorderFocus)
 	s.CardName = fg(t.Text).Bold(true)
@@ -115,6 +117,7 @@ func newStyles(t themes.Theme) *Styles {
 		s.Muted = s.Muted.Faint(true)
 		s.ErrorText = s.ErrorText.Bold(true)
 		s.CardSelected = lipgloss.NewStyle().Bold(true)
+		s.TableHead = s.TableHead.Underline(true)
 		s.CardNameSel = lipgloss.NewStyle().Bold(true).Reverse(true)
 		s.State[reactive.Queued] = s.State[reactive.Queued].Faint(true)
 		s.State[reactive.Running] = s.State[reactive.Running].Bold(true)

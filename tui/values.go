@@ -287,7 +287,13 @@ func describeValue(v lang.Value) string {
 	switch t {
 	case "string":
 		if gs, ok := v.(goStringer); ok {
-			return t + " · " + plural(len(gs.GoString()), "byte")
+			s := gs.GoString()
+			if len(s) <= 1<<20 { // count the lines of a string of up to a megabyte
+				if n := stringLines(s); n > 1 {
+					return t + " · " + plural(n, "line") + " · " + plural(len(s), "byte")
+				}
+			}
+			return t + " · " + plural(len(s), "byte")
 		}
 	case "bytes":
 		if l, ok := v.(lener); ok {
@@ -306,12 +312,12 @@ func describeValue(v lang.Value) string {
 }
 
 func plural(n int, what string) string {
-	s := strconv.Itoa(n) + " " + what
-	if n != 1 {
-		if strings.HasSuffix(what, "y") {
-			return s[:len(s)-1] + "ies"
-		}
-		return s + "s"
+	s := fmtInt(n) + " " + what
+	if n == 1 {
+		return s
 	}
-	return s
+	if l := len(what); l >= 2 && what[l-1] == 'y' && !strings.ContainsRune("aeiou", rune(what[l-2])) {
+		return s[:len(s)-1] + "ies" // entry, entries
+	}
+	return s + "s"
 }

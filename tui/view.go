@@ -55,7 +55,7 @@ func (m *screen) layout() {
 	m.srv.SetSize(l.sideW-2, inner)
 	m.logp.SetSize(l.sideW-2, inner)
 	m.input.SetWidth(w - promptWidth)
-	m.grid.clamp(m.cells.len())
+	m.grid.clamp(m.cells)
 }
 
 // View draws the screen.
@@ -172,7 +172,7 @@ func (m *screen) body(c chrome) []string {
 
 func (m *screen) gridBox(w int) []string {
 	content := m.grid.View(m.cells, m.st, m.frame, m.now)
-	return box(m.st, m.grid.title(m.cells.len()), content, w, m.lay.bodyH, m.focus == focusGrid)
+	return box(m.st, m.grid.title(m.cells), content, w, m.lay.bodyH, m.focus == focusGrid)
 }
 
 func (m *screen) sideBox(w int) []string {
@@ -184,7 +184,7 @@ func (m *screen) sideBox(w int) []string {
 	case focusLog:
 		content, title = m.logp.View(m.st), m.logp.Title()
 	default:
-		content, title = m.insp.View(), m.insp.Title()
+		content, title = m.insp.View(m.focus == focusInspector), m.insp.Title()
 	}
 	return box(m.st, title, content, w, m.lay.bodyH, m.focus == m.side)
 }
@@ -257,7 +257,7 @@ func (m *Model) helpLine() string {
 	case focusGrid:
 		short = m.grid.keys.ShortHelp()
 	case focusInspector:
-		short = m.insp.keys.ShortHelp()
+		short = m.insp.ShortHelp()
 	case focusServers:
 		short = m.srv.keys.ShortHelp()
 	case focusLog:
@@ -273,14 +273,15 @@ func (m *Model) helpBlocks() [][]string {
 	st := m.st
 	cmds := []string{st.Title.Render("commands")}
 	for _, c := range commands() {
-		cmds = append(cmds, "  "+st.Accent.Render(padRight(":"+c.name+" "+c.args, 17))+st.Muted.Render(c.help))
+		cmds = append(cmds, "  "+st.Accent.Render(padRight(":"+c.name+" "+c.args, 18))+st.Muted.Render(c.help))
 	}
 	return [][]string{
 		m.helpSection("everywhere", m.keys.FullHelp()),
 		append(cmds, ""),
 		m.helpSection("input", m.input.keys.FullHelp()),
 		m.helpSection("cells", m.grid.keys.FullHelp()),
-		m.helpSection("inspector and log", m.insp.keys.FullHelp()),
+		m.helpSection("inspector", m.insp.keys.FullHelp()),
+		m.helpSection("log", m.logp.keys.FullHelp()),
 		m.helpSection("servers", m.srv.keys.FullHelp()),
 	}
 }

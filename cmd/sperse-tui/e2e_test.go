@@ -226,7 +226,7 @@ func TestEndToEnd(t *testing.T) {
 	term.press("M-Enter")
 	term.typeText("# a comment")
 	term.press("Enter")
-	term.waitFor("xs defined over three lines", card("[1, 2]"))
+	term.waitFor("xs defined over three lines, a sparkline on its card", card("▁█"), card("2 ints · 1…2"))
 
 	// A def block over three lines: Enter continues the block, an empty line ends it.
 	term.typeText("def spin():")
