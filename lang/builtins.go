@@ -14,7 +14,8 @@ import (
 )
 
 // builtinSum is sum(iterable, start=0): the total of the iterable's elements
-// added to start with +.
+// added to start with +, from left to right. A range of ints is added in
+// closed form, and a vec or a list of numbers in native loops (native.go).
 func builtinSum(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var (
 		iterable starlark.Iterable
@@ -24,19 +25,17 @@ func builtinSum(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tupl
 		return nil, err
 	}
 	if r, ok := asRange(iterable); ok {
-		return sumRange(r, acc)
+		return sumRange(thread, r, acc)
 	}
-	it := iterable.Iterate()
-	defer it.Done()
-	var x starlark.Value
-	for it.Next(&x) {
-		sum, err := starlark.Binary(syntax.PLUS, acc, x)
-		if err != nil {
-			return nil, fmt.Errorf("sum: %v", err)
-		}
-		acc = sum
+	if v, ok := iterable.(*Vec); ok {
+		return sumVec(thread, b.Name(), v, acc)
 	}
-	return acc, nil
+	var a adder
+	a.set(acc)
+	if err := a.addAll(iterable); err != nil {
+		return nil, fmt.Errorf("sum: %v", err)
+	}
+	return a.total(), nil
 }
 
 // rangeBounds are the start, stop and step of a range.
@@ -78,11 +77,26 @@ func makeRange(r rangeBounds) (starlark.Value, error) {
 	return starlark.Call(&starlark.Thread{}, starlark.Universe["range"], starlark.Tuple{starlark.MakeInt(r.start), starlark.MakeInt(r.stop), starlark.MakeInt(r.step)}, nil)
 }
 
-// sumRange adds the elements of a range to acc in closed form.
-func sumRange(r rangeBounds, acc starlark.Value) (starlark.Value, error) {
+// sumRange adds the elements of a range to acc: in closed form if acc is
+// an int, else one by one, as + adds them (a float total rounds at each),
+// charging the steps of that loop as vec work (see charge).
+func sumRange(thread *starlark.Thread, r rangeBounds, acc starlark.Value) (starlark.Value, error) {
 	n := rangeLen(r)
 	if n == 0 {
 		return acc, nil
+	}
+	if _, ok := acc.(starlark.Int); !ok {
+		if err := charge(thread, n); err != nil {
+			return nil, err
+		}
+		var a adder
+		a.set(acc)
+		for i := range n {
+			if err := a.add(starlark.MakeInt(r.start + i*r.step)); err != nil {
+				return nil, fmt.Errorf("sum: %v", err)
+			}
+		}
+		return a.total(), nil
 	}
 	// n*start + step*n*(n-1)/2, in big arithmetic: it can exceed int64.
 	first, step, count := starlark.MakeInt(r.start), starlark.MakeInt(r.step), starlark.MakeInt(n)
@@ -109,17 +123,22 @@ func builtinWhere(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 }
 
 // Chunk is one piece of split work: Map applied to each element of Items (a
-// list, tuple or range), then, if Reduce is not None, Reduce applied to the
-// list of results.
+// list, tuple, range or vec), then, if Reduce is not None, Reduce applied to
+// the list of results. If Whole, Map is applied to Items itself, once, and
+// its result is the chunk's (pmap and mapreduce with chunks=True).
 type Chunk struct {
 	Map    Value
 	Reduce Value // starlark.None for pmap
 	Items  Value
+	Whole  bool
 }
 
 // EncodeChunk encodes ch as it travels to a server in an EvalChunk: the
-// tuple (map, reduce, items).
+// tuple (map, reduce, items), or (map, reduce, items, True) if ch.Whole.
 func EncodeChunk(ch Chunk) ([]byte, error) {
+	if ch.Whole {
+		return Encode(starlark.Tuple{ch.Map, ch.Reduce, ch.Items, starlark.True})
+	}
 	return Encode(starlark.Tuple{ch.Map, ch.Reduce, ch.Items})
 }
 
@@ -131,14 +150,14 @@ func (in *Interp) DecodeChunk(data []byte, limits DecodeLimits) (Chunk, error) {
 		return Chunk{}, err
 	}
 	t, ok := v.(starlark.Tuple)
-	if !ok || len(t) != 3 {
+	if !ok || len(t) != 3 && (len(t) != 4 || t[3] != starlark.True) {
 		what := "a " + v.Type()
 		if x, ok := v.(starlark.Indexable); ok {
 			what = fmt.Sprintf("a %s of %d", v.Type(), x.Len())
 		}
-		return Chunk{}, fmt.Errorf("got %s, want the tuple (map, reduce, items)", what)
+		return Chunk{}, fmt.Errorf("got %s, want the tuple (map, reduce, items) or (map, reduce, items, True)", what)
 	}
-	return Chunk{Map: t[0], Reduce: t[1], Items: t[2]}, nil
+	return Chunk{Map: t[0], Reduce: t[1], Items: t[2], Whole: len(t) == 4}, nil
 }
 
 // SplitJob is the work of one call of pmap or mapreduce, as a Splitter gets
@@ -173,6 +192,15 @@ type Splitter interface {
 func (in *Interp) RunChunk(ctx context.Context, ch Chunk) (Value, error) {
 	var result Value
 	_, err := in.run(ctx, "chunk", func(thread *starlark.Thread) (starlark.StringDict, error) {
+		if ch.Whole {
+			items := ch.Items
+			if v, ok := items.(*Vec); ok {
+				items = made(thread, v)
+			}
+			v, err := starlark.Call(thread, ch.Map, starlark.Tuple{items}, nil)
+			result = v
+			return nil, err
+		}
 		iterable, ok := ch.Items.(starlark.Iterable)
 		if !ok {
 			return nil, fmt.Errorf("cannot split %s: not iterable", ch.Items.Type())
@@ -182,8 +210,9 @@ func (in *Interp) RunChunk(ctx context.Context, ch Chunk) (Value, error) {
 		sum := ch.Reduce == builtins["sum"]
 		var (
 			out []starlark.Value
-			acc starlark.Value = starlark.MakeInt(0)
+			acc adder
 		)
+		acc.set(starlark.MakeInt(0))
 		if n := starlark.Len(ch.Items); n > 0 && !sum {
 			out = make([]starlark.Value, 0, n)
 		}
@@ -205,12 +234,12 @@ func (in *Interp) RunChunk(ctx context.Context, ch Chunk) (Value, error) {
 			}
 			if !sum {
 				out = append(out, y)
-			} else if acc, err = starlark.Binary(syntax.PLUS, acc, y); err != nil {
+			} else if err := acc.add(y); err != nil {
 				return nil, fmt.Errorf("sum: %v", err)
 			}
 		}
 		if sum {
-			result = acc
+			result = acc.total()
 			return nil, nil
 		}
 		result = starlark.NewList(out)
@@ -230,12 +259,23 @@ func (in *Interp) RunChunk(ctx context.Context, ch Chunk) (Value, error) {
 	return result, nil
 }
 
-// SplitItems divides items (a list, tuple or range, or any iterable, which is
-// made a list) into at most n chunks of nearly equal length, in order. A range
-// is split into ranges, never expanded.
+// SplitItems divides items (a list, tuple, range or vec, or any iterable,
+// which is made a list) into at most n chunks of nearly equal length, in
+// order. A range is split into ranges, never expanded, and a vec into vecs
+// that share its elements.
 func SplitItems(items Value, n int) ([]Value, error) {
 	if n < 1 {
 		n = 1
+	}
+	if v, ok := items.(*Vec); ok {
+		total := v.Len()
+		var chunks []Value
+		for i, from := 0, 0; i < n && from < total; i++ {
+			size := (total - from + (n - i) - 1) / (n - i)
+			chunks = append(chunks, v.sub(from, from+size))
+			from += size
+		}
+		return chunks, nil
 	}
 	if r, ok := asRange(items); ok {
 		total := rangeLen(r)
@@ -280,6 +320,21 @@ func SplitItems(items Value, n int) ([]Value, error) {
 	return chunks, nil
 }
 
+// MinChunks returns the fewest chunks SplitItems must cut items into for
+// each chunk to encode in at most maxBytes, when that is known without
+// encoding them (items is a vec); 1 otherwise.
+func MinChunks(items Value, maxBytes int) int {
+	v, ok := items.(*Vec)
+	if !ok || maxBytes <= 0 {
+		return 1
+	}
+	size := 8
+	if v.kind == boolVec {
+		size = 1
+	}
+	return max(1, (v.Len()*size+maxBytes-1)/maxBytes)
+}
+
 // InProcess is the Splitter used when an Interp has none: it splits work into
 // one chunk per CPU and runs each chunk in a fresh interpreter on its own
 // goroutine, after sending the chunk through the codec and before sending the
@@ -318,7 +373,9 @@ func (p InProcess) Split(ctx context.Context, job SplitJob) ([]Value, error) {
 	)
 	for i, items := range chunks {
 		wg.Go(func() {
-			v, err := p.run(ctx, Chunk{Map: job.Map, Reduce: job.Reduce, Items: items})
+			ch := job.Chunk
+			ch.Items = items
+			v, err := p.run(ctx, ch)
 			mu.Lock()
 			if err != nil {
 				if firstErr == nil {
@@ -371,20 +428,27 @@ func (in *Interp) splitter() Splitter {
 	return InProcess{Where: in.Where, MaxSteps: in.MaxSteps, Provided: in.Provided}
 }
 
-// builtinPmap is pmap(f, xs, on=None): [f(x) for x in xs], computed in
-// chunks in parallel by the interpreter's Splitter; on selects the servers
-// (see SplitJob.On).
+// builtinPmap is pmap(f, xs, on=None, chunks=False): [f(x) for x in xs],
+// computed in chunks in parallel by the interpreter's Splitter; on selects
+// the servers (see SplitJob.On). With chunks=True, f is called once per
+// chunk, with the chunk itself (a range, vec or list of xs), and returns
+// a list, tuple or vec of its results; they are joined in order, into a
+// vec if they are all vecs.
 func builtinPmap(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var f, xs, on starlark.Value
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "f", &f, "xs", &xs, "on?", &on); err != nil {
+	var whole bool
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "f", &f, "xs", &xs, "on?", &on, "chunks?", &whole); err != nil {
 		return nil, err
 	}
 	if err := checkCallable(b.Name(), f); err != nil {
 		return nil, err
 	}
-	parts, err := split(thread, b.Name(), Chunk{Map: f, Reduce: starlark.None, Items: xs}, on)
+	parts, err := split(thread, b.Name(), Chunk{Map: f, Reduce: starlark.None, Items: xs, Whole: whole}, on)
 	if err != nil {
 		return nil, err
+	}
+	if whole {
+		return joinChunks(thread, parts)
 	}
 	var out []starlark.Value
 	for _, p := range parts {
@@ -399,13 +463,17 @@ func builtinPmap(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 	return starlark.NewList(out), nil
 }
 
-// builtinMapreduce is mapreduce(mapper, reducer, xs, on=None): reducer
-// applied to the partial results, each of which is reducer applied to the
-// list of mapper(x) for the xs of one chunk; on selects the servers (see
-// SplitJob.On).
+// builtinMapreduce is mapreduce(mapper, reducer, xs, on=None, chunks=False):
+// reducer applied to the partial results, each of which is reducer applied
+// to the list of mapper(x) for the xs of one chunk; on selects the servers
+// (see SplitJob.On). With chunks=True, each partial result is mapper
+// applied to the chunk itself (a range, vec or list of xs):
+// mapreduce(vec.sum, sum, v, chunks=True) sums v in native loops on each
+// server.
 func builtinMapreduce(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var mapper, reducer, xs, on starlark.Value
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "mapper", &mapper, "reducer", &reducer, "xs", &xs, "on?", &on); err != nil {
+	var whole bool
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "mapper", &mapper, "reducer", &reducer, "xs", &xs, "on?", &on, "chunks?", &whole); err != nil {
 		return nil, err
 	}
 	for _, f := range []starlark.Value{mapper, reducer} {
@@ -413,11 +481,43 @@ func builtinMapreduce(thread *starlark.Thread, b *starlark.Builtin, args starlar
 			return nil, err
 		}
 	}
-	parts, err := split(thread, b.Name(), Chunk{Map: mapper, Reduce: reducer, Items: xs}, on)
+	ch := Chunk{Map: mapper, Reduce: reducer, Items: xs}
+	if whole {
+		ch = Chunk{Map: mapper, Reduce: starlark.None, Items: xs, Whole: true}
+	}
+	parts, err := split(thread, b.Name(), ch, on)
 	if err != nil {
 		return nil, err
 	}
 	return starlark.Call(thread, reducer, starlark.Tuple{starlark.NewList(parts)}, nil)
+}
+
+// joinChunks joins the results of pmap's chunks with chunks=True: lists,
+// tuples or vecs, into a vec if all are vecs, else into a list.
+func joinChunks(thread *starlark.Thread, parts []Value) (starlark.Value, error) {
+	vecs := true
+	for _, p := range parts {
+		switch p.(type) {
+		case *Vec:
+		case *starlark.List, starlark.Tuple:
+			vecs = false
+		default:
+			return nil, fmt.Errorf("pmap: a chunk returned %s, want list, tuple or vec", p.Type())
+		}
+	}
+	if vecs && len(parts) > 0 {
+		return vecConcat(thread, vecModule.Members["concat"].(*starlark.Builtin), starlark.Tuple{starlark.NewList(parts)}, nil)
+	}
+	var out []starlark.Value
+	for _, p := range parts {
+		it := starlark.Iterate(p)
+		var x starlark.Value
+		for it.Next(&x) {
+			out = append(out, x)
+		}
+		it.Done()
+	}
+	return starlark.NewList(out), nil
 }
 
 // split runs the split work of the builtin fname with the interpreter's

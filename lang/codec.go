@@ -33,12 +33,19 @@ import (
 //	                  Starlark or sperse (len, sum, math), found by name on
 //	                  the receiving side
 //	pinned function   tag 29558 + [function, selector...]: a "remote def"
+//	vec of ints       tag 79 (RFC 8746 sint64 little-endian typed array) +
+//	                  byte string of the elements, 8 bytes each
+//	vec of floats     tag 86 (RFC 8746 binary64 little-endian) + byte
+//	                  string, 8 bytes each, NaN as 0x7ff8000000000000
+//	vec of bools      tag 29561 + byte string, a byte 0 or 1 each
+//	                  (see vec_codec.go)
 //
 // Decoding is liberal where that is harmless and strict where it matters: it
 // accepts non-shortest heads, 2- and 4-byte floats, bignums with leading zeros
 // or small values, and raw strings that are valid UTF-8 (all normalized, so
 // re-encoding gives the canonical form), and rejects indefinite lengths, maps,
-// unknown tags and simple values (undefined included), invalid UTF-8 in text
+// unknown tags and simple values (undefined included), typed arrays whose
+// length is no multiple of their element's, invalid UTF-8 in text
 // strings, unhashable or duplicate dict keys and set elements, ranges whose
 // span overflows an int, functions with unsorted captured names or a position
 // that is not a line and column, trailing bytes, and anything over its

@@ -268,6 +268,8 @@ func (d *decoder) tagged(start int, tag uint64) (Value, error) {
 		return d.function(start)
 	case tagPinned:
 		return d.pinned(start)
+	case tagVecInt, tagVecFloat, tagVecBool:
+		return d.vec(start, tag)
 	case tagBuiltin:
 		name, err := d.string("builtin name")
 		if err != nil {

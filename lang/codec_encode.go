@@ -48,6 +48,8 @@ func (e *encoder) value(v Value) *EncodeError {
 		return e.set(x)
 	case *starlark.Function:
 		return e.function(x)
+	case *Vec:
+		e.vec(x)
 	case *Pinned:
 		e.head(majorTag, tagPinned)
 		e.head(majorArray, uint64(1+len(x.Selector)))

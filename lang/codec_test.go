@@ -17,11 +17,12 @@ import (
 	"go.starlark.net/syntax"
 )
 
-// codecEval returns the value of the Starlark expression src.
+// codecEval returns the value of the Starlark expression src, which may use
+// the vec module.
 func codecEval(t testing.TB, src string) Value {
 	t.Helper()
 	thread := &starlark.Thread{Name: "test"}
-	v, err := starlark.EvalOptions(&syntax.FileOptions{Set: true}, thread, "test.star", src, nil)
+	v, err := starlark.EvalOptions(&syntax.FileOptions{Set: true}, thread, "test.star", src, starlark.StringDict{"vec": vecModule})
 	if err != nil {
 		t.Fatalf("eval %s: %v", src, err)
 	}
@@ -60,6 +61,10 @@ var codecRoundTripCases = []string{
 	"range(-9223372036854775807, 0)", "range(0, -9223372036854775807, -1)", "range(9223372036854775807)",
 	`[range(3), (range(4),), {"r": range(5)}]`,
 	`{"b": [1, (2, b"3")], "a": set([None]), "c": {1: 2.5}}`,
+	"vec.arange(0)", "vec.arange(5)", "vec.array([-1, 9223372036854775807, -9223372036854775808])",
+	"vec.array([0.5, -0.0, 5e-324, float('inf'), float('-inf'), float('nan')])",
+	`vec.array([], dtype="float")`, "vec.array([True, False, True])", `vec.array([], dtype="bool")`,
+	`[vec.arange(3), (vec.ones(2, dtype="float"),), {"v": vec.arange(10, 0, -3)}]`,
 }
 
 func TestCodecRoundTrip(t *testing.T) {

@@ -37,11 +37,23 @@
 // input nested deeper than 10,000 levels: Go's stack limit, which these
 // checks keep deep recursion from, ends the whole process.
 //
+// # Vecs and native builtins
+//
+// A Vec (the vec module) is an immutable array of 64-bit ints, floats or
+// bools whose operations run in Go, element by element, each giving what
+// Starlark gives for the elements (an int past 64 bits is an error, never
+// a wrong number). sum, min, max and sorted have native paths over ranges,
+// vecs and lists of numbers whose results are exactly the generic ones
+// (native.go). Native work costs steps in proportion to the elements it
+// goes through, and a vec is checked against the memory limit before it is
+// allocated (meter.go). Vecs travel as RFC 8746 typed arrays
+// (vec_codec.go) and are split into vecs.
+//
 // # Split work
 //
 // pmap(f, xs, on=None) and mapreduce(mapper, reducer, xs, on=None) hand their
 // work to the Interp's Splitter as a SplitJob: it cuts xs into chunks (a
-// range into ranges, never expanded: SplitItems), runs each chunk
+// range into ranges, never expanded, a vec into vecs: SplitItems), runs each chunk
 // (RunChunk, wherever it chooses) and returns the results in order. on is a
 // selector with the grammar of remote@sel ("gpu", "eu,db"). The remote
 // client is the Splitter of a workspace: it spreads the chunks over its

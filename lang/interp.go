@@ -10,6 +10,7 @@ import (
 
 	"go.starlark.net/lib/math"
 	"go.starlark.net/starlark"
+	"go.starlark.net/starlarkstruct"
 )
 
 // Interp evaluates cells. Where is what where() returns in the code it runs:
@@ -36,9 +37,15 @@ type Interp struct {
 	// them like builtins; functions shipped elsewhere do not carry them.
 	Provided starlark.StringDict
 
-	// Remote runs the calls of pinned functions ("remote def"). Nil means
-	// they run in place, as on a server.
+	// Remote runs the calls of pinned functions ("remote def") and of
+	// on(sel, f): on a client, the client; on a server in a cluster, the
+	// server (see Placer). Nil means they run in place.
 	Remote RemoteCaller
+
+	// Publisher keeps the functions publish() stores, and answers
+	// versions(), rollback() and unpublish(): on a client, the client; on
+	// a server, the server's store. Nil means code here cannot publish.
+	Publisher Publisher
 
 	once sync.Once
 	env  starlark.StringDict // the builtins and Provided
@@ -52,11 +59,19 @@ type Interp struct {
 // with fewer names, or to decode with a smaller limit.
 func (in *Interp) With(provided starlark.StringDict, maxSteps uint64) *Interp {
 	return &Interp{Where: in.Where, MaxSteps: maxSteps, MaxMemory: in.MaxMemory,
-		Splitter: in.Splitter, Provided: provided, Remote: in.Remote}
+		Splitter: in.Splitter, Provided: provided, Remote: in.Remote, Publisher: in.Publisher}
 }
 
 // DefaultMaxSteps bounds an evaluation when Interp.MaxSteps is 0.
 const DefaultMaxSteps = 1 << 32
+
+// maxSteps returns the step limit of in's evaluations.
+func (in *Interp) maxSteps() uint64 {
+	if in.MaxSteps == 0 {
+		return DefaultMaxSteps
+	}
+	return in.MaxSteps
+}
 
 // NewInterp returns an interpreter whose where() is where.
 func NewInterp(where string) *Interp {
@@ -68,8 +83,9 @@ const threadKey = "sperse"
 
 // evalState is what builtins need to know about the evaluation they run in.
 type evalState struct {
-	in  *Interp
-	ctx context.Context
+	in   *Interp
+	ctx  context.Context
+	work *meter // the steps of vec operators, made on first use (see meter.go)
 }
 
 // Eval evaluates cell c with the values of the cells it uses in scope and
@@ -85,7 +101,7 @@ func (in *Interp) Eval(ctx context.Context, c *Cell, scope map[string]Value) (Va
 		return nil, err
 	}
 	globals, err := in.run(ctx, c.Name, func(thread *starlark.Thread) (starlark.StringDict, error) {
-		return co.prog.Init(thread, co.predeclared(c, scope))
+		return co.prog.Init(thread, meterScope(thread, co.predeclared(c, scope)))
 	})
 	if err != nil {
 		return nil, err
@@ -122,10 +138,7 @@ func (in *Interp) run(ctx context.Context, name string, body func(*starlark.Thre
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	maxSteps := in.MaxSteps
-	if maxSteps == 0 {
-		maxSteps = DefaultMaxSteps
-	}
+	maxSteps := in.maxSteps()
 	pt := threadPool.Get().(*pooledThread)
 	thread := &pt.thread
 	thread.Name, thread.Steps = name, 0
@@ -188,6 +201,8 @@ var builtins = starlark.StringDict{
 	"where":     starlark.NewBuiltin("where", builtinWhere),
 	"pmap":      starlark.NewBuiltin("pmap", builtinPmap),
 	"mapreduce": starlark.NewBuiltin("mapreduce", builtinMapreduce),
+	"on":        starlark.NewBuiltin("on", builtinOn),
+	// publish, versions, rollback and unpublish: see publish.go's init.
 }
 
 // builtinDict returns the names in adds to Starlark's universe: sperse's
@@ -210,13 +225,36 @@ func (in *Interp) builtinDict() starlark.StringDict {
 }
 
 // builtinNamed returns the builtin function or module called name, of sperse
-// or of Starlark's universe.
+// or of Starlark's universe; "mod.f" names the function f of the builtin
+// module mod (vec.sum, math.sqrt).
 func builtinNamed(name string) (Value, bool) {
 	if v, ok := builtins[name]; ok {
 		return v, true
 	}
+	if mod, member, ok := strings.Cut(name, "."); ok {
+		if m, ok := builtins[mod].(*starlarkstruct.Module); ok {
+			v, ok := m.Members[member].(*starlark.Builtin)
+			return v, ok
+		}
+		return nil, false
+	}
 	v, ok := starlark.Universe[name]
 	return v, ok
+}
+
+// moduleMemberName returns "mod.f" if b is the function f of the builtin
+// module mod.
+func moduleMemberName(b *starlark.Builtin) (string, bool) {
+	for mod, m := range builtins {
+		if m, ok := m.(*starlarkstruct.Module); ok {
+			for member, v := range m.Members {
+				if v == starlark.Value(b) {
+					return mod + "." + member, true
+				}
+			}
+		}
+	}
+	return "", false
 }
 
 // builtinName returns the name under which v is a builtin, if it is one.
@@ -228,6 +266,9 @@ func builtinName(v Value) (string, bool) {
 			return "", false
 		}
 		name = v.Name()
+		if b, ok := builtinNamed(name); !ok || b != v {
+			name, _ = moduleMemberName(v)
+		}
 	case interface{ Type() string }:
 		if m, ok := v.(interface{ String() string }); ok && v.Type() == "module" {
 			name = strings.TrimSuffix(strings.TrimPrefix(m.String(), "<module \""), "\">")

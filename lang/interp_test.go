@@ -13,7 +13,7 @@ import (
 	"go.starlark.net/starlark"
 )
 
-func mustParse(t *testing.T, src string) *Cell {
+func mustParse(t testing.TB, src string) *Cell {
 	t.Helper()
 	c := ParseCell("t.sp", 1, src)
 	if c == nil || c.Err != nil {

@@ -52,11 +52,13 @@ type limits struct {
 // watched reports whether the evaluation has a memory limit.
 func (l *limits) watched() bool { return l.maxMemory != math.MaxUint64 }
 
-// check is the thread's OnMaxSteps hook: it runs every checkEvery steps and
-// at the step limit, in the thread's goroutine, and stops the thread
-// (Cancel) past a limit.
+// check is the thread's OnMaxSteps hook: it runs every checkEvery steps
+// (checkSoon in an evaluation with vecs: see meter.go) and at the step
+// limit, in the thread's goroutine, and stops the thread (Cancel) past a
+// limit.
 func (pt *pooledThread) check(thread *starlark.Thread) {
 	l := &pt.limits
+	metered := pt.takeMetered() // the steps of vec operators, if it has a meter (meter.go)
 	if thread.Steps >= l.maxSteps {
 		thread.Cancel("too many steps")
 		return
@@ -66,7 +68,11 @@ func (pt *pooledThread) check(thread *starlark.Thread) {
 		thread.Cancel(l.deep)
 		return
 	}
-	thread.SetMaxExecutionSteps(min(l.maxSteps, thread.Steps+checkEvery))
+	next := uint64(checkEvery)
+	if metered {
+		next = checkSoon
+	}
+	thread.SetMaxExecutionSteps(min(l.maxSteps, thread.Steps+next))
 }
 
 // trimBacktrace shortens the backtrace of a deep recursion to its first and
@@ -346,19 +352,27 @@ var repeatGuard = starlark.NewBuiltin("repeat", func(thread *starlark.Thread, _ 
 		return count, nil
 	}
 	limit := state(thread).in.maxMemory()
-	inUse := ""
-	over := need > limit
-	if h := readHeap(); !over && h.objects+need > limit {
-		runtime.GC()
-		h = readHeap()
-		over, inUse = h.live+need > limit, ", with "+sizeString(h.live)+" in use"
-	}
-	if over {
+	if over, inUse := overMemory(need, limit); over {
 		return nil, fmt.Errorf("a %s of %d %s would take %s%s: the memory limit is %s for all evaluations in this process",
 			kind, elems, what, sizeString(need), inUse, sizeString(limit))
 	}
 	return count, nil
 })
+
+// overMemory reports whether need more bytes would take the live heap over
+// limit, collecting garbage first if the heap looks too full, and then
+// says how much is in use (", with X in use"), for an error.
+func overMemory(need, limit uint64) (over bool, inUse string) {
+	if need > limit {
+		return true, ""
+	}
+	if h := readHeap(); h.objects+need > limit {
+		runtime.GC()
+		h = readHeap()
+		return h.live+need > limit, ", with " + sizeString(h.live) + " in use"
+	}
+	return false, ""
+}
 
 // guardRepeats rewrites the repetitions of literals in f (see repeatKey).
 // It runs before f is resolved.

@@ -11,7 +11,8 @@ import (
 // Pinned is the value of a function cell written "remote def f(...)" or
 // "remote@sel def f(...)": a function every call of which runs on a server
 // matching Selector, through the calling interpreter's RemoteCaller. Where
-// there is none (on a server, or with no client) a call runs in place.
+// there is none (a server in no cluster, or no client), or where the caller
+// runs already matches Selector (see Placer), a call runs in place.
 type Pinned struct {
 	Fn       *starlark.Function
 	Selector []string
@@ -57,7 +58,7 @@ func (p *Pinned) Hash() (uint32, error) { return p.Fn.Hash() }
 // caller has a RemoteCaller, and calls the function in place otherwise.
 func (p *Pinned) CallInternal(thread *starlark.Thread, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	s := state(thread)
-	if s.in.Remote == nil {
+	if s.runsHere(p.Selector) {
 		return starlark.Call(thread, p.Fn, args, kwargs)
 	}
 	kw := starlark.NewDict(len(kwargs))

@@ -175,8 +175,8 @@ func listFromGo(n int, elem func(i int) any) (Value, error) {
 
 // ToGo converts a value to Go data: None to nil; bool; int to int64, or to
 // *big.Int if it does not fit; float to float64; string; bytes to []byte;
-// list and tuple to []any; a dict whose keys are all strings to
-// map[string]any, recursively. Other values (functions, ranges, sets, dicts
+// list and tuple to []any; a vec to []int64, []float64 or []bool (a copy);
+// a dict whose keys are all strings to map[string]any, recursively. Other values (functions, ranges, sets, dicts
 // with other keys) are returned as they are, as Values.
 func ToGo(v Value) any {
 	switch v := v.(type) {
@@ -199,6 +199,14 @@ func ToGo(v Value) any {
 		return sliceToGo(v)
 	case starlark.Tuple:
 		return sliceToGo(v)
+	case *Vec:
+		switch v.kind {
+		case intVec:
+			return slices.Clone(v.ints)
+		case floatVec:
+			return slices.Clone(v.floats)
+		}
+		return slices.Clone(v.bools)
 	case *starlark.Dict:
 		m := make(map[string]any, v.Len())
 		for _, kv := range v.Items() {

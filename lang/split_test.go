@@ -131,3 +131,92 @@ func TestSplitProgress(t *testing.T) {
 		t.Errorf("reports %v: want 0/%d first, and %d/%d when the second split starts", reports, n, n, n+m)
 	}
 }
+
+func TestSplitVec(t *testing.T) {
+	v := NewIntVec([]int64{0, 1, 2, 3, 4, 5, 6})
+	chunks, err := SplitItems(v, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, c := range chunks {
+		got = append(got, c.String())
+	}
+	if want := []string{"vec([0, 1, 2])", "vec([3, 4])", "vec([5, 6])"}; !slices.Equal(got, want) {
+		t.Errorf("SplitItems(%s, 3) = %v, want %v", v, got, want)
+	}
+	if &chunks[1].(*Vec).ints[0] != &v.ints[3] {
+		t.Errorf("the chunks of a vec copy its elements; want them shared")
+	}
+
+	rec := &recordSplitter{InProcess: InProcess{Where: "local"}}
+	in := &Interp{Where: "local", Splitter: rec}
+	for _, tc := range []struct{ src, want string }{
+		{"x = pmap(lambda x: x * x, vec.arange(5))", "[0, 1, 4, 9, 16]"},
+		{"x = mapreduce(lambda x: x, sum, vec.arange(1, 101))", "5050"},
+		{"x = pmap(lambda c: c * c, vec.arange(5), chunks=True)", "vec([0, 1, 4, 9, 16])"},
+		{"x = pmap(lambda c: type(c), vec.arange(5), chunks=True)", "error: pmap: a chunk returned string, want list, tuple or vec"},
+		{"x = pmap(lambda c: [type(c)], range(1), chunks=True)", `["range"]`},
+		{"x = mapreduce(vec.sum, sum, vec.arange(1, 101) * 1.5, chunks=True)", "7575.0"},
+		{"x = mapreduce(lambda c: vec.array(c).dot(vec.array(c)), sum, range(1000), chunks=True)", "332833500"},
+		{"x = mapreduce(lambda c: len(c), sum, vec.arange(0), chunks=True)", "0"},
+	} {
+		rec.jobs = nil
+		v, err := in.Eval(context.Background(), mustParse(t, tc.src), nil)
+		if want, ok := strings.CutPrefix(tc.want, "error: "); ok {
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("%s = %v, %v; want an error %q", tc.src, v, err, want)
+			}
+			continue
+		}
+		if err != nil || v.String() != tc.want {
+			t.Errorf("%s = %v, %v; want %s", tc.src, v, err, tc.want)
+			continue
+		}
+		// The splitter gets the vec, never a list made of it.
+		if strings.Contains(tc.src, "vec.arange") && (len(rec.jobs) != 1 || rec.jobs[0].Items.Type() != "vec") {
+			t.Errorf("%s: jobs %+v, want one whose items are a vec", tc.src, rec.jobs)
+		}
+	}
+}
+
+func TestChunkWhole(t *testing.T) {
+	in := NewInterp("local")
+	for _, whole := range []bool{false, true} {
+		ch := Chunk{Map: starlark.Universe["len"], Reduce: starlark.None, Items: NewFloatVec([]float64{1, 2}), Whole: whole}
+		data, err := EncodeChunk(ch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := in.DecodeChunk(data, DecodeLimits{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Whole != whole || got.Items.String() != "vec([1.0, 2.0])" {
+			t.Errorf("chunk with Whole %v decodes as %+v", whole, got)
+		}
+	}
+	bad, _ := Encode(starlark.Tuple{starlark.Universe["len"], starlark.None, starlark.NewList(nil), starlark.False})
+	if _, err := in.DecodeChunk(bad, DecodeLimits{}); err == nil || !strings.Contains(err.Error(), "want the tuple (map, reduce, items) or (map, reduce, items, True)") {
+		t.Errorf("a 4-tuple ending in False decodes: %v", err)
+	}
+}
+
+func TestMinChunks(t *testing.T) {
+	for _, tc := range []struct {
+		items Value
+		max   int
+		want  int
+	}{
+		{NewIntVec(make([]int64, 1000)), 8000, 1},
+		{NewIntVec(make([]int64, 1000)), 7999, 2},
+		{NewFloatVec(make([]float64, 1000)), 100, 80},
+		{NewBoolVec(make([]bool, 1000)), 100, 10},
+		{NewIntVec(nil), 100, 1},
+		{starlark.NewList(make([]Value, 1000)), 10, 1}, // size unknown
+	} {
+		if got := MinChunks(tc.items, tc.max); got != tc.want {
+			t.Errorf("MinChunks(%s, %d) = %d, want %d", tc.items.Type(), tc.max, got, tc.want)
+		}
+	}
+}

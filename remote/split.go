@@ -35,8 +35,10 @@ const chunksPerSlot = 4
 // The servers are those that can run the work now: connected, not going
 // away, matching job.On (as a cell's remote@sel) and providing the names
 // the functions need (lang.FuncNeeds). The items are cut by lang.SplitItems
-// (a range into ranges, never expanded) into chunksPerSlot (4) chunks per
-// slot of those servers' MaxConcurrency, in order. Each server runs as many
+// (a range into ranges, never expanded; a vec into vecs) into chunksPerSlot
+// (4) chunks per slot of those servers' MaxConcurrency, in order, or into
+// more if a vec needs more for each chunk to fit in half the smallest of
+// their messages. Each server runs as many
 // chunks at once as it has slots, and takes the next one from the shared
 // queue when one ends, so a faster server takes more of them. Each chunk is
 // an EvalChunk evaluation on a stream of its own, counted in the server's
@@ -89,7 +91,16 @@ func (c *Client) Split(ctx context.Context, job lang.SplitJob) ([]lang.Value, er
 			break
 		}
 	}
-	items, err := lang.SplitItems(job.Items, len(workers)*chunksPerSlot)
+	// Enough chunks for each to travel in half a message of the server
+	// with the smallest limit, when the items' size is known (a vec).
+	maxMessage := DefaultMaxMessage
+	for i, s := range servers {
+		if i == 0 || s.maxMessage < maxMessage {
+			maxMessage = s.maxMessage
+		}
+	}
+	n := max(len(workers)*chunksPerSlot, lang.MinChunks(job.Items, maxMessage/2))
+	items, err := lang.SplitItems(job.Items, n)
 	if err != nil {
 		return nil, err
 	}
@@ -136,10 +147,12 @@ func (c *Client) Split(ctx context.Context, job lang.SplitJob) ([]lang.Value, er
 	return sp.results, nil
 }
 
-// splitServer is a server a split uses, with its number of slots.
+// splitServer is a server a split uses, with its number of slots and the
+// largest message it takes.
 type splitServer struct {
 	*server
-	slots int
+	slots      int
+	maxMessage int
 }
 
 // splitServers returns the servers that can run split work r, or nil (and
@@ -159,7 +172,7 @@ func (c *Client) splitServers(r route) ([]splitServer, error) {
 	}
 	servers := make([]splitServer, len(candidates))
 	for i, s := range candidates {
-		servers[i] = splitServer{s, max(1, s.welcome.Limits.MaxConcurrency)}
+		servers[i] = splitServer{s, max(1, s.welcome.Limits.MaxConcurrency), s.welcome.maxMessage()}
 	}
 	return servers, nil
 }
@@ -223,7 +236,9 @@ func (sp *splitRun) run(s *server, i int) bool {
 	n := len(sp.items)
 	what := fmt.Sprintf("chunk %d of %d", i+1, n)
 	if sp.frames[i] == nil {
-		data, err := lang.EncodeChunk(lang.Chunk{Map: sp.job.Map, Reduce: sp.job.Reduce, Items: sp.items[i]})
+		ch := sp.job.Chunk
+		ch.Items = sp.items[i]
+		data, err := lang.EncodeChunk(ch)
 		if err == nil {
 			sp.frames[i], err = AppendFrame(nil, MsgEval, Eval{Kind: EvalChunk, Job: data})
 		}

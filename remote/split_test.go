@@ -104,6 +104,42 @@ func TestSplitAcrossServers(t *testing.T) {
 	})
 }
 
+// TestSplitVec checks that a vec is split into vecs, which travel as typed
+// arrays, and that the chunks of a large one each fit in a message.
+func TestSplitVec(t *testing.T) {
+	a := startServer(t, "127.0.0.1:0", server.Config{Name: "a", MaxConcurrency: 1})
+	b := startServer(t, "127.0.0.1:0", server.Config{Name: "b", MaxConcurrency: 1, MaxMessage: 64 << 10})
+	c := splitClient(t, remote.ClientConfig{}, a, b)
+	local := lang.NewInterp("local") // splits in-process
+
+	// 100,000 ints are 800 kB: with 8 chunks (4 a slot), each would be
+	// over b's 64 kB, so the split makes 25 or more, each of 32 kB at most.
+	for _, src := range []string{
+		"x = pmap(lambda v: v * 3 % 7, vec.arange(100))",
+		"x = pmap(lambda c: c * 3 % 7, vec.arange(100000), chunks=True)",
+		"x = mapreduce(vec.sum, sum, vec.arange(100000) * 0.5, chunks=True)", // exact in any order
+		"x = mapreduce(lambda c: c.dot(c), sum, vec.arange(100000), chunks=True)",
+		"x = mapreduce(lambda r: vec.array(r).sum(), sum, range(1000000), chunks=True)",
+		"x = pmap(lambda c: c.gt(2), vec.arange(5), chunks=True)",
+	} {
+		t.Run(src, func(t *testing.T) {
+			var total int
+			ctx := lang.WithProgress(t.Context(), func(_, n int) { total = n })
+			got, err := run(t, ctx, c.interp, src, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := mustRun(t, local, src, nil)
+			if eq, err := starlark.Equal(got, want); err != nil || !eq || got.Type() != want.Type() {
+				t.Errorf("split across servers: %.200s\nlocal: %.200s", got, want)
+			}
+			if strings.Contains(src, "100000)") && total < 25 {
+				t.Errorf("split into %d chunks, want 25 or more to fit in b's messages", total)
+			}
+		})
+	}
+}
+
 func TestSplitOn(t *testing.T) {
 	a := startServer(t, "127.0.0.1:0", server.Config{Name: "a", Tags: []string{"cpu"}, MaxConcurrency: 1})
 	b := startServer(t, "127.0.0.1:0", server.Config{Name: "b", Tags: []string{"gpu"}, MaxConcurrency: 1})
