@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"slices"
 	"sync"
@@ -95,9 +96,10 @@ type Client struct {
 	wg     sync.WaitGroup // every goroutine of the client
 	notify chan struct{}  // holds one pending OnChange
 
-	mu      sync.Mutex
-	closed  bool
-	servers []*server // in order of Connect
+	mu       sync.Mutex
+	closed   bool
+	servers  []*server       // in order of Connect
+	learning map[string]bool // addresses of members being connected to (see members)
 }
 
 // server is one server added with Connect. Its fields after cancel are
@@ -118,6 +120,11 @@ type server struct {
 	rtt       time.Duration // smoothed round-trip time
 	lastErr   error
 	stopped   bool // gave up: refused, or a certificate problem
+
+	advertised chan struct{} // if not nil, closed at the next Update (see awaitAdvert)
+
+	via     string   // the server whose Members listed it, if it was learned so; "" if added with Connect
+	members []Member // the cluster as the server last listed it (Members)
 }
 
 // session is one connection to a server, after its handshake.
@@ -153,6 +160,10 @@ type ServerInfo struct {
 	Provides    []string // from Welcome
 	Limits      Limits   // from Welcome
 
+	// Signatures are those of the published functions among Provides, from
+	// Welcome (or the last Update).
+	Signatures map[string]Signature
+
 	Connected bool
 	GoingAway bool          // the server said GoAway: no new work is sent to it
 	RTT       time.Duration // smoothed round-trip time of Ping and Pong; 0 before the first sample
@@ -163,6 +174,9 @@ type ServerInfo struct {
 
 	LastError error // why it last disconnected or failed to connect; nil while connected
 	GaveUp    bool  // the client stopped reconnecting (refused, or a certificate problem); Connect again to retry
+
+	Via     string   // the cluster member that made it known, if the client learned of it so (see Members)
+	Members []string // the names of the members of its cluster, itself included, as it last listed them
 }
 
 // NewClient returns a client with no servers. Add servers with Connect.
@@ -174,7 +188,7 @@ func NewClient(cfg ClientConfig) *Client {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	c := &Client{cfg: cfg, log: log, notify: make(chan struct{}, 1), hello: cfg.Name, decoder: newDecoder(cfg.Interp)}
+	c := &Client{cfg: cfg, log: log, notify: make(chan struct{}, 1), hello: cfg.Name, decoder: newDecoder(cfg.Interp), learning: map[string]bool{}}
 	if c.hello == "" {
 		host, _ := os.Hostname()
 		c.hello = "sperse on " + cmp.Or(host, "unknown host")
@@ -255,6 +269,12 @@ func (c *Client) changed() {
 // address pins another fingerprint: then Connect tries afresh and, if it
 // succeeds, replaces the server.
 func (c *Client) Connect(ctx context.Context, address string) error {
+	return c.connect(ctx, address, "")
+}
+
+// connect is Connect, for a server learned from the Members of server via
+// (or given, if via is "").
+func (c *Client) connect(ctx context.Context, address, via string) error {
 	addr, pin, err := SplitAddress(address)
 	if err != nil {
 		return err
@@ -271,12 +291,15 @@ func (c *Client) Connect(ctx context.Context, address string) error {
 		return ErrClientClosed
 	}
 	if s := c.findLocked(addr); s != nil && !s.replacedBy(pin) {
+		if via == "" {
+			s.via = "" // given now: kept when the cluster forgets it
+		}
 		c.mu.Unlock()
 		return nil
 	}
 	c.mu.Unlock()
 
-	s := &server{addr: addr, pin: pin, name: addr}
+	s := &server{addr: addr, pin: pin, name: addr, via: via}
 	s.ctx, s.cancel = context.WithCancel(c.ctx)
 	dctx, cancel := context.WithCancel(ctx)
 	stop := context.AfterFunc(s.ctx, cancel)
@@ -416,6 +439,7 @@ func (c *Client) Servers() []ServerInfo {
 			Pinned:         s.pin != "",
 			Tags:           slices.Clone(s.welcome.Tags),
 			Provides:       slices.Clone(s.welcome.Provides),
+			Signatures:     maps.Clone(s.welcome.Signatures),
 			Limits:         s.welcome.Limits,
 			Connected:      s.sess != nil,
 			GoingAway:      s.goingAway,
@@ -425,6 +449,8 @@ func (c *Client) Servers() []ServerInfo {
 			ClientInFlight: s.ours,
 			LastError:      s.lastErr,
 			GaveUp:         s.stopped,
+			Via:            s.via,
+			Members:        memberNames(s.members),
 		})
 	}
 	return infos

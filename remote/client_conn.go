@@ -42,6 +42,7 @@ func (c *Client) run(s *server, sess *session) {
 				return
 			}
 			c.log.Warn("connection lost; reconnecting", "server", s.name, "addr", s.addr, "err", err)
+			c.reconcileMembers() // its list of members no longer counts
 			c.changed()
 			sess, backoff = nil, minBackoff
 		}
@@ -165,6 +166,10 @@ func (c *Client) readControl(s *server, sess *session) error {
 			if changed {
 				c.changed()
 			}
+		case Members:
+			c.members(s, m)
+		case update:
+			c.update(s, sess, m)
 		case GoAway:
 			c.mu.Lock()
 			if s.sess == sess {
@@ -183,8 +188,8 @@ func (c *Client) readControl(s *server, sess *session) error {
 }
 
 // decodeControl decodes a message of type t that a server sent on the
-// control stream after Welcome: a Ping, Pong, Status or GoAway (the value,
-// not a pointer), or an error for anything else.
+// control stream after Welcome: a Ping, Pong, Status, GoAway, Members or
+// update (the value, not a pointer), or an error for anything else.
 func decodeControl(t MsgType, body cbor.RawMessage) (any, error) {
 	var (
 		msg any
@@ -207,6 +212,14 @@ func decodeControl(t MsgType, body cbor.RawMessage) (any, error) {
 		var g GoAway
 		err = DecodeBody(t, body, &g)
 		msg = g
+	case MsgMembers:
+		var m Members
+		err = DecodeBody(t, body, &m)
+		msg = m
+	case MsgUpdate:
+		var w Welcome
+		err = DecodeBody(t, body, &w)
+		msg = update(w)
 	default:
 		err = fmt.Errorf("unexpected %s message on the control stream", t)
 	}

@@ -48,6 +48,10 @@ const maxAttempts = 3
 //     cell's file, or the encoding error;
 //   - no server can run the cell: a *ServerError whose Unavailable is true,
 //     naming the selector and the servers known;
+//   - the cell calls a published function in a way that matches the
+//     signature of none of the servers that provide it (too many arguments,
+//     an unknown keyword, ...): the *lang.Error of lang.Call.Check, at the
+//     call, and nothing is sent;
 //   - the server was lost during the evaluation, is shutting down or is
 //     overloaded, and no other eligible server is left to try (or the
 //     attempts are used up): the last such *ServerError, whose ServerLost
@@ -61,6 +65,7 @@ func (c *Client) Eval(ctx context.Context, req lang.Request) lang.Result {
 	}
 	var valueJob []byte // the job with every input a value, once encoded
 	r := route{what: "remote cell " + cell.Name, sel: cell.Selector, selText: selectorText(cell.Selector), need: c.needs(req)}
+	r.calls = c.publishedCalls(cell, r.need)
 	what := "cell " + cell.Name
 	var (
 		tried []*server
@@ -256,6 +261,11 @@ type route struct {
 	sel     []string // the selector: names or tags all of which the server must match
 	selText string   // the selector as written: "remote@a,b", `on="a,b"`
 	need    []string // the names the server must provide
+
+	// calls are the calls of published functions in the cell (see
+	// publishedCalls): a server runs it only if they match the signatures
+	// it advertises.
+	calls []lang.Call
 }
 
 // pick chooses the server for r among those not in exclude, and counts the
@@ -312,6 +322,30 @@ func (c *Client) eligibleLocked(r route) ([]*server, error) {
 		}
 	}
 	candidates := providing
+	if len(r.calls) > 0 && len(candidates) > 0 {
+		// The calls must match the signatures the server advertises: a
+		// cell whose calls match none is failed here, and sent nowhere.
+		var mismatch error
+		candidates = slices.DeleteFunc(candidates, func(s *server) bool {
+			err := s.checkCalls(r.calls)
+			if err != nil && mismatch == nil {
+				mismatch = err
+			}
+			return err != nil
+		})
+		if len(candidates) == 0 {
+			return nil, mismatch
+		}
+	}
+	if len(candidates) == 0 {
+		// Work no server can run itself goes to one whose cluster has a
+		// member that can: it forwards it.
+		for _, s := range c.servers {
+			if s.sess != nil && !s.goingAway && s.forwardsLocked(r) {
+				candidates = append(candidates, s)
+			}
+		}
+	}
 	if len(candidates) == 0 && len(r.need) > 0 && (somewhere || len(matching) > 0) {
 		// No server provides a name the code needs: the cell waits for one
 		// (a name that is nowhere, a typo, is reported the same way).

@@ -24,7 +24,7 @@ var wireModes = sync.OnceValues(func() (cbor.EncMode, cbor.DecMode) {
 	dec, err := cbor.DecOptions{
 		MaxNestedLevels:   16,
 		MaxArrayElements:  4096,
-		MaxMapPairs:       64,
+		MaxMapPairs:       4096, // Welcome.Signatures: one pair per published function
 		DupMapKey:         cbor.DupMapKeyEnforcedAPF,
 		IndefLength:       cbor.IndefLengthForbidden,
 		ExtraReturnErrors: cbor.ExtraDecErrorUnknownField,
@@ -143,7 +143,7 @@ func ParseFrame(item []byte) (MsgType, cbor.RawMessage, error) {
 	if t == 0x18 { // a one-byte unsigned integer
 		t, body = uint64(body[0]), body[1:]
 	}
-	if t < uint64(MsgHello) || t > uint64(MsgResult) {
+	if t < uint64(MsgHello) || t > uint64(MsgUpdate) {
 		return 0, nil, fmt.Errorf("decode frame: unknown message type %d", t)
 	}
 	return MsgType(t), body, nil

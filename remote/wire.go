@@ -7,7 +7,11 @@ package remote
 // client sends Hello with its token, the server answers Welcome (or Refused,
 // and closes the connection). After that the control stream carries Ping and
 // Pong both ways (liveness and round-trip time), Status from the server (its
-// load), and GoAway from a server that is shutting down.
+// load), and GoAway from a server that is shutting down. A server whose
+// provided names change (a function published, rolled back or withdrawn)
+// sends Update: a Welcome with its new Tags, Provides and Signatures,
+// which the client takes instead of the Welcome's (its name and limits do
+// not change on a connection).
 //
 // Evaluations run on bidirectional evaluation streams, opened by the client
 // after Welcome. A stream carries one evaluation at a time, one after
@@ -53,15 +57,17 @@ type MsgType uint8
 
 // The message types.
 const (
-	MsgHello   MsgType = 1 // client → server, control stream
-	MsgWelcome MsgType = 2 // server → client, control stream
-	MsgRefused MsgType = 3 // server → client, control stream, then the connection closes
-	MsgPing    MsgType = 4 // either way, control stream
-	MsgPong    MsgType = 5 // either way, control stream
-	MsgStatus  MsgType = 6 // server → client, control stream
-	MsgGoAway  MsgType = 7 // server → client, control stream
-	MsgEval    MsgType = 8 // client → server, evaluation stream
-	MsgResult  MsgType = 9 // server → client, evaluation stream
+	MsgHello   MsgType = 1  // client → server, control stream
+	MsgWelcome MsgType = 2  // server → client, control stream
+	MsgRefused MsgType = 3  // server → client, control stream, then the connection closes
+	MsgPing    MsgType = 4  // either way, control stream
+	MsgPong    MsgType = 5  // either way, control stream
+	MsgStatus  MsgType = 6  // server → client, control stream
+	MsgGoAway  MsgType = 7  // server → client, control stream
+	MsgEval    MsgType = 8  // client → server, evaluation stream
+	MsgResult  MsgType = 9  // server → client, evaluation stream
+	MsgMembers MsgType = 10 // server → client, control stream
+	MsgUpdate  MsgType = 11 // server → client, control stream
 )
 
 func (t MsgType) String() string {
@@ -84,6 +90,10 @@ func (t MsgType) String() string {
 		return "eval"
 	case MsgResult:
 		return "result"
+	case MsgMembers:
+		return "members"
+	case MsgUpdate:
+		return "update"
 	}
 	return fmt.Sprintf("MsgType(%d)", uint8(t))
 }
@@ -102,6 +112,11 @@ type Welcome struct {
 	Tags     []string `cbor:"3,keyasint,omitempty"`
 	Provides []string `cbor:"4,keyasint,omitempty"` // names beyond the builtins that code may use there
 	Limits   Limits   `cbor:"5,keyasint"`
+
+	// Signatures are the signatures of the published functions among
+	// Provides, by name: a client checks the calls of a cell against them
+	// before it sends the cell (see Signature).
+	Signatures map[string]Signature `cbor:"6,keyasint,omitempty"`
 }
 
 // Limits are what a server allows one evaluation and how much it runs at once.
@@ -110,6 +125,22 @@ type Limits struct {
 	MaxSteps       uint64        `cbor:"2,keyasint"` // Starlark steps per evaluation
 	Timeout        time.Duration `cbor:"3,keyasint"` // per evaluation (nanoseconds on the wire)
 	MaxMessage     int           `cbor:"4,keyasint"` // largest frame accepted or sent
+}
+
+// Signature is the signature of a published function as a server
+// advertises it (lang.Signature without its name, which is its key).
+type Signature struct {
+	Version int     `cbor:"1,keyasint"` // the version current there
+	Params  []Param `cbor:"2,keyasint,omitempty"`
+	Varargs string  `cbor:"3,keyasint,omitempty"` // the name of *args; "" if none
+	Kwargs  string  `cbor:"4,keyasint,omitempty"` // the name of **kwargs; "" if none
+}
+
+// Param is one parameter of a Signature.
+type Param struct {
+	Name    string `cbor:"1,keyasint"`
+	Default string `cbor:"2,keyasint,omitempty"` // the repr of its default, shortened; "" if required
+	KwOnly  bool   `cbor:"3,keyasint,omitempty"`
 }
 
 // Refused says why a server will not serve a client.
@@ -140,6 +171,24 @@ type GoAway struct {
 	Reason string `cbor:"1,keyasint"`
 }
 
+// Members lists the members of a server's cluster, the server itself
+// included, as far as it knows them: sent after Welcome, and again whenever
+// the list changes. A server in no cluster sends none. A client may connect
+// to the members (each Address pins the certificate the server vouches
+// for) and may send this server work that only another member can run: the
+// server forwards it.
+type Members struct {
+	List []Member `cbor:"1,keyasint"`
+}
+
+// Member is one member of a cluster.
+type Member struct {
+	Name     string   `cbor:"1,keyasint"`
+	Address  string   `cbor:"2,keyasint"` // HOST:PORT#sha256:FINGERPRINT, for Client.Connect
+	Tags     []string `cbor:"3,keyasint,omitempty"`
+	Provides []string `cbor:"4,keyasint,omitempty"`
+}
+
 // EvalKind says what an Eval's job is.
 type EvalKind uint8
 
@@ -147,6 +196,12 @@ type EvalKind uint8
 const (
 	EvalCell  EvalKind = 1 // a cell: lang.EncodeJob
 	EvalChunk EvalKind = 2 // a chunk of split work: the tuple (map, reduce, items)
+
+	// EvalPublish is an operation on published functions: the job is a
+	// PublishJob (CBOR), the Result's value lang.Encode of what the
+	// builtin of the operation returns (publish and rollback: the version,
+	// an int; versions: lang.VersionsValue; unpublish: None).
+	EvalPublish EvalKind = 3
 )
 
 // Eval asks the server to evaluate one job.
@@ -164,6 +219,39 @@ type Eval struct {
 	Kind EvalKind `cbor:"1,keyasint"`
 	Job  []byte   `cbor:"2,keyasint"`           // the job's encoding by lang
 	ID   uint64   `cbor:"3,keyasint,omitempty"` // keep the result under this ID
+}
+
+// PublishOp is what an EvalPublish asks of the server's published functions.
+type PublishOp uint8
+
+// The operations on published functions, as the builtins of lang name them.
+const (
+	OpPublish   PublishOp = 1 // store PublishJob.Func under Name with a new version
+	OpVersions  PublishOp = 2
+	OpRollback  PublishOp = 3
+	OpUnpublish PublishOp = 4
+)
+
+func (op PublishOp) String() string {
+	switch op {
+	case OpPublish:
+		return "publish"
+	case OpVersions:
+		return "versions"
+	case OpRollback:
+		return "rollback"
+	case OpUnpublish:
+		return "unpublish"
+	}
+	return fmt.Sprintf("PublishOp(%d)", uint8(op))
+}
+
+// PublishJob is the job of an EvalPublish: Op on the published function
+// called Name.
+type PublishJob struct {
+	Op   PublishOp `cbor:"1,keyasint"`
+	Name string    `cbor:"2,keyasint"`
+	Func []byte    `cbor:"3,keyasint,omitempty"` // OpPublish: lang.Encode of the function
 }
 
 // KeepResults is how long a server keeps the result of an Eval with an ID

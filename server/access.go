@@ -80,29 +80,30 @@ type access struct {
 	tokens   tokenSet
 	grants   []*grant // what each of tokens allows, by its index
 	full     *grant   // what a token with no scope allows
+	offers   []*offer // the offers of the grants, full's first (see refreshViews)
 	failures failureLog
 }
 
 // grant is what a token allows on this server. Grants are made by New and
-// never change; tokens with the same scope share one.
+// never change, but for the view of their offer, which changes with the
+// published functions (see current); tokens with the same scope share one.
 type grant struct {
 	scope   string // the scope as in a token file, "" for everything: for logs
 	refusal string // if not "", the token may not use this server: the Refused message
 
-	tags     []string // the tags advertised in Welcome
-	provides []string // the provided names advertised in Welcome, sorted
-
-	in        *lang.Interp    // where its code runs
-	dec       *lang.Interp    // where its code is decoded (see decoderOf)
+	tags      []string        // the tags advertised in Welcome
+	offer     *offer          // the provided names it may use, and where its code runs
 	selectors map[string]bool // the names a cell's selector may use; nil: any
-	denied    []string        // provided names it may not use, sorted; nil: none
+
+	peer bool // the token of the server's cluster: the client is another member
 }
 
 // newAccess makes the grants of the tokens of s's configuration. The
 // server's interpreter and provisions must be made.
 func newAccess(s *Server) (*access, error) {
 	cfg := &s.cfg
-	all := &grant{tags: cfg.Tags, provides: s.provides, in: s.interp, dec: decoderOf(s.interp)}
+	all := &grant{tags: cfg.Tags, offer: &offer{}}
+	offers := []*offer{all.offer}
 	var secrets []string
 	var grants []*grant
 	for _, tok := range cfg.Tokens {
@@ -120,15 +121,22 @@ func newAccess(s *Server) (*access, error) {
 		g := byScope[key]
 		if g == nil {
 			var err error
-			if g, err = s.newGrant(tok, all); err != nil {
+			if g, err = s.newGrant(tok); err != nil {
 				return nil, fmt.Errorf("scoped token %d (%s): %w", i+1, tok, err)
 			}
+			offers = append(offers, g.offer)
 			byScope[key] = g
 			if g.refusal != "" {
 				s.log.Info("a scoped token cannot use this server: it is refused here", "token", i+1, "scope", g.scope)
 			}
 		}
 		grants = append(grants, g)
+	}
+	if cfg.Cluster != nil {
+		peer := *all
+		peer.peer = true
+		secrets = append(secrets, peerToken(cfg.Cluster.Secret))
+		grants = append(grants, &peer)
 	}
 	seen := make(map[string]int, len(secrets))
 	for i, secret := range secrets {
@@ -137,13 +145,17 @@ func newAccess(s *Server) (*access, error) {
 		}
 		seen[secret] = i
 	}
-	return &access{tokens: newTokenSet(secrets), grants: grants, full: all, failures: failureLog{addrs: map[failureKey]*failures{}}}, nil
+	return &access{tokens: newTokenSet(secrets), grants: grants, full: all, offers: offers, failures: failureLog{addrs: map[failureKey]*failures{}}}, nil
 }
 
-// newGrant makes the grant of tok, a scoped token.
-func (s *Server) newGrant(tok Token, all *grant) (*grant, error) {
+// newGrant makes the grant of tok, a scoped token. A scoped token is
+// served only by the server it is presented to: its code's on() and pinned
+// calls do not reach other members of the cluster (offer.local); and it
+// may not change the published functions (scopedPublisher).
+func (s *Server) newGrant(tok Token) (*grant, error) {
 	cfg := &s.cfg
-	g := &grant{scope: strings.TrimPrefix(tok.String(), "token "), tags: cfg.Tags, provides: s.provides, in: all.in, dec: all.dec}
+	g := &grant{scope: strings.TrimPrefix(tok.String(), "token "), tags: cfg.Tags, offer: &offer{local: true}}
+	g.offer.publisher = scopedPublisher{s: s, g: g}
 	if tok.Tags != nil {
 		g.tags = nil
 		g.selectors = map[string]bool{cfg.Name: true}
@@ -160,6 +172,11 @@ func (s *Server) newGrant(tok Token, all *grant) (*grant, error) {
 	}
 	if tok.Provides == nil {
 		return g, nil
+	}
+	// The published functions it lists are offered when they are published.
+	g.offer.limit = map[string]bool{}
+	for _, name := range tok.Provides {
+		g.offer.limit[name] = true
 	}
 	allowed := map[string]bool{}
 	for _, name := range tok.Provides {
@@ -180,15 +197,6 @@ func (s *Server) newGrant(tok Token, all *grant) (*grant, error) {
 	if len(dbs) > 0 {
 		allowed["sql"] = true
 	}
-	g.provides = slices.Sorted(maps.Keys(allowed))
-	for _, name := range s.provides {
-		if !allowed[name] {
-			g.denied = append(g.denied, name)
-		}
-	}
-	if len(g.denied) == 0 {
-		return g, nil // the token allows everything the server provides
-	}
 	env := make(map[string]lang.Value, len(allowed))
 	for name := range allowed {
 		env[name] = s.provided.env[name]
@@ -200,8 +208,7 @@ func (s *Server) newGrant(tok Token, all *grant) (*grant, error) {
 		}
 		env["sql"] = sql
 	}
-	g.in = s.interp.With(env, s.interp.MaxSteps)
-	g.dec = decoderOf(g.in)
+	g.offer.static = env
 	return g, nil
 }
 
@@ -214,9 +221,12 @@ const decodeMaxSteps = 100_000
 // function evaluates its default values (as a def statement does): code
 // the client chose, which runs before the evaluation has a slot and a
 // time limit, so it must be short. The functions decoded are the same as
-// in's would be (the same builtins and provided names).
+// in's would be (the same builtins and provided names). Default values
+// cannot publish: the decoder has no Publisher.
 func decoderOf(in *lang.Interp) *lang.Interp {
-	return in.With(in.Provided, decodeMaxSteps)
+	dec := in.With(in.Provided, decodeMaxSteps)
+	dec.Publisher = nil
+	return dec
 }
 
 // authenticate checks the token of c's Hello. It returns what the token
@@ -263,11 +273,15 @@ func (s *Server) authenticate(c *conn, token string) *grant {
 	return nil
 }
 
-// permit checks that t, decoded in g's interpreter, is within g: the
-// selector of a cell, and the provided names it uses that are not in its
-// scope. (Names its functions use are checked when they are decoded: one g
-// does not allow does not exist in g's interpreter.)
-func (g *grant) permit(srv string, t *task) *remote.Error {
+// permit checks that t, decoded in the interpreter of v (what g allows
+// now), is within g: the selector of a cell, and the provided names it uses
+// that are not in its scope (names its functions use are checked when they
+// are decoded: one v does not allow does not exist in v's interpreter); or
+// an operation on published functions (see permitPublish).
+func (g *grant) permit(srv string, v *grantView, t *task) *remote.Error {
+	if t.kind == remote.EvalPublish {
+		return g.permitPublish(srv, t.publish)
+	}
 	if t.kind != remote.EvalCell {
 		return nil
 	}
@@ -284,50 +298,50 @@ func (g *grant) permit(srv string, t *task) *remote.Error {
 				t.name, strings.Join(bad, ", "), srv, strings.Join(slices.Sorted(maps.Keys(g.selectors)), ", "))}
 		}
 	}
-	if g.denied == nil {
+	if v.denied == nil {
 		return nil
 	}
 	var used []string
 	for _, name := range t.cell.Free {
-		if _, ok := t.scope[name]; !ok && name != t.cell.Name && g.deniedName(name) {
+		if _, ok := t.scope[name]; !ok && name != t.cell.Name && v.deniedName(name) {
 			used = append(used, name)
 		}
 	}
-	return g.notPermitted(srv, "cell "+t.name, used)
+	return v.notPermitted(srv, "cell "+t.name, used)
 }
 
-// deniedName reports whether g does not allow the provided name.
-func (g *grant) deniedName(name string) bool {
-	_, ok := slices.BinarySearch(g.denied, name)
+// deniedName reports whether v does not allow the provided name.
+func (v *grantView) deniedName(name string) bool {
+	_, ok := slices.BinarySearch(v.denied, name)
 	return ok
 }
 
 // notPermitted is the error of what, which uses the provided names used
-// (some perhaps allowed), or nil if g allows all of them.
-func (g *grant) notPermitted(srv, what string, used []string) *remote.Error {
-	used = slices.DeleteFunc(slices.Clone(used), func(name string) bool { return !g.deniedName(name) })
+// (some perhaps allowed), or nil if v allows all of them.
+func (v *grantView) notPermitted(srv, what string, used []string) *remote.Error {
+	used = slices.DeleteFunc(slices.Clone(used), func(name string) bool { return !v.deniedName(name) })
 	if len(used) == 0 {
 		return nil
 	}
 	slices.Sort(used)
 	may := "no provided names"
-	if len(g.provides) > 0 {
-		may = strings.Join(g.provides, ", ")
+	if len(v.provides) > 0 {
+		may = strings.Join(v.provides, ", ")
 	}
 	return &remote.Error{Code: remote.CodeNotPermitted, Message: fmt.Sprintf(
 		"not permitted: %s uses %s, which this client's token may not use on server %s (it may use %s)",
 		what, strings.Join(slices.Compact(used), ", "), srv, may)}
 }
 
-// explainDecode explains why ev, which g's interpreter could not decode,
-// is not permitted: it decodes it with every provided name, and returns the
-// error naming the names g does not allow that its functions use, or nil if
-// that is not why.
-func (s *Server) explainDecode(ev remote.Eval, g *grant) *remote.Error {
-	if g.denied == nil {
+// explainDecode explains why ev, which the interpreter of v could not
+// decode, is not permitted: it decodes it with every provided name, and
+// returns the error naming the names v does not allow that its functions
+// use, or nil if that is not why.
+func (s *Server) explainDecode(ev remote.Eval, v *grantView) *remote.Error {
+	if v.denied == nil {
 		return nil
 	}
-	t, err := decodeTaskIn(s.access.full.dec, ev, s.cfg.MaxMessage)
+	t, err := decodeTaskIn(s.access.full.current().dec, ev, s.cfg.MaxMessage)
 	if err != nil {
 		return nil // not decodable at all: the error is the decoder's
 	}
@@ -343,7 +357,7 @@ func (s *Server) explainDecode(ev remote.Eval, g *grant) *remote.Error {
 		used = append(funcNeeds(t.chunk.Map), funcNeeds(t.chunk.Reduce)...)
 		used = append(used, funcNeeds(t.chunk.Items)...)
 	}
-	return g.notPermitted(s.cfg.Name, what, used)
+	return v.notPermitted(s.cfg.Name, what, used)
 }
 
 // funcNeeds is lang.FuncNeeds, seeing through the pinned functions ("remote

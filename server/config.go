@@ -101,6 +101,12 @@ type Config struct {
 	// more is an error. Default: DefaultMaxRows.
 	MaxRows int
 
+	// StateDir is where the server keeps what outlives it: its published
+	// functions, in the SQLite database PublishedFile there (created with
+	// the directory if need be). "" keeps them in memory: they are lost
+	// when the server stops, unless its cluster has them.
+	StateDir string
+
 	// MaxConnections bounds the client connections open at once, counted
 	// from the end of their QUIC handshake (those that have not said Hello
 	// yet included); a connection past it is closed at once with
@@ -124,6 +130,11 @@ type Config struct {
 	// its evaluations: it bounds how long a client that vanished holds its
 	// slots. Default: DefaultIdleTimeout.
 	IdleTimeout time.Duration
+
+	// Cluster, if not nil, lets the server join a cluster of servers
+	// (JoinCluster): members learn of each other by gossip, forward work
+	// to each other, and clients that know one member learn the others.
+	Cluster *Cluster
 
 	// Logger receives the server's structured logs: connections opened and
 	// closed, refusals with their reason, and one record per evaluation.
@@ -193,6 +204,16 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Cluster != nil {
+		cc := *c.Cluster
+		if len(cc.Secret) < minSecret {
+			return c, fmt.Errorf("cluster secret: %d bytes, want at least %d", len(cc.Secret), minSecret)
+		}
+		if cc.JoinTimeout <= 0 {
+			cc.JoinTimeout = 10 * time.Second
+		}
+		c.Cluster = &cc
 	}
 	c.Tags = append([]string(nil), c.Tags...)
 	c.Tokens = append([]string(nil), c.Tokens...)

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -32,6 +33,11 @@ type conn struct {
 	status    remote.Status // the latest load, for writeControl to send
 	statusSig chan struct{} // status changed (capacity 1)
 
+	membersSig chan struct{} // the cluster's Members changed (capacity 1)
+
+	updateSig chan struct{} // the provided names changed: perhaps send Update (capacity 1)
+	told      *grantView    // what the client was told it may use, in Welcome; writeControl's after the handshake
+
 	pongs      chan remote.Pong // Pongs for writeControl to send
 	goAway     chan struct{}    // closed when the server shuts down
 	goAwayOnce sync.Once
@@ -56,6 +62,8 @@ func newConn(s *Server, qc *quic.Conn) *conn {
 		qc:           qc,
 		remote:       qc.RemoteAddr().String(),
 		statusSig:    make(chan struct{}, 1),
+		membersSig:   make(chan struct{}, 1),
+		updateSig:    make(chan struct{}, 1),
 		pongs:        make(chan remote.Pong, 8),
 		goAway:       make(chan struct{}),
 	}
@@ -153,13 +161,8 @@ func (s *Server) handshake(c *conn) bool {
 		s.refuse(c, remote.CodeShutdown, fmt.Sprintf("server %s is shutting down: use another server", s.cfg.Name))
 		return false
 	}
-	welcome := remote.Welcome{
-		Version:  remote.ProtocolVersion,
-		Name:     s.cfg.Name,
-		Tags:     g.tags,
-		Provides: g.provides,
-		Limits:   s.cfg.limits(),
-	}
+	told := g.current()
+	welcome := s.welcomeFor(g, told)
 	ctrl.SetWriteDeadline(time.Now().Add(s.cfg.HandshakeTimeout))
 	err = remote.WriteFrame(ctrl, remote.MsgWelcome, welcome)
 	ctrl.SetWriteDeadline(time.Time{})
@@ -168,7 +171,7 @@ func (s *Server) handshake(c *conn) bool {
 		c.qc.CloseWithError(remote.ConnProtocol, "handshake failed")
 		return false
 	}
-	c.grant = g
+	c.grant, c.told = g, told
 	s.log.Info("client accepted", append([]any{"remote", c.remote, "client", c.client}, g.logAttrs(c)...)...)
 	return true
 }
@@ -256,12 +259,16 @@ func (c *conn) protocolError(msg string) {
 }
 
 // writeControl is the only writer of the control stream after the
-// handshake: it sends Pongs, Status when the load changes, and GoAway.
+// handshake: it sends Pongs, Status when the load changes, Update when the
+// provided names do, and GoAway.
 func (c *conn) writeControl() {
 	ctx := c.qc.Context()
 	goAway := c.goAway
 	var sent remote.Status
-	c.signalStatus() // send the current load, if any
+	var sentMembers []byte
+	c.signalStatus()  // send the current load, if any
+	c.signalMembers() // and the cluster's members
+	c.signalUpdate()  // and the provided names, if they changed since Welcome
 	for {
 		var err error
 		select {
@@ -273,6 +280,16 @@ func (c *conn) writeControl() {
 			if st := c.getStatus(); st != sent {
 				err = remote.WriteFrame(c.ctrl, remote.MsgStatus, st)
 				sent = st
+			}
+		case <-c.membersSig:
+			if body := c.srv.membersBody(); body != nil && !bytes.Equal(body, sentMembers) {
+				err = remote.WriteFrame(c.ctrl, remote.MsgMembers, cbor.RawMessage(body))
+				sentMembers = body
+			}
+		case <-c.updateSig:
+			var w *remote.Welcome
+			if w, c.told = c.nextUpdate(c.told); w != nil {
+				err = remote.WriteFrame(c.ctrl, remote.MsgUpdate, *w)
 			}
 		case <-goAway:
 			err = remote.WriteFrame(c.ctrl, remote.MsgGoAway, remote.GoAway{
@@ -305,6 +322,13 @@ func (c *conn) getStatus() remote.Status {
 func (c *conn) signalStatus() {
 	select {
 	case c.statusSig <- struct{}{}:
+	default:
+	}
+}
+
+func (c *conn) signalMembers() {
+	select {
+	case c.membersSig <- struct{}{}:
 	default:
 	}
 }
@@ -446,9 +470,13 @@ func (s *Server) serveEval(c *conn, str *quic.Stream, br *bufio.Reader) bool {
 		v   lang.Value
 	)
 	refs, rerr := c.resolve(ctx, t, ev.ID)
-	if rerr != nil {
+	var forwardedTo string // the member that ran t, if s forwarded it
+	switch {
+	case rerr != nil:
 		res.Error = rerr
-	} else {
+	case s.forwards(c.grant, t):
+		res, v, forwardedTo = s.forward(ctx, t)
+	default:
 		res, v = s.evaluate(ctx, t)
 	}
 	if k != nil {
@@ -471,6 +499,9 @@ func (s *Server) serveEval(c *conn, str *quic.Stream, br *bufio.Reader) bool {
 			"took", res.Took, "total", time.Since(start), "outcome", outcome}
 		if refs > 0 {
 			attrs = append(attrs, "pipelined", refs) // inputs resolved here
+		}
+		if forwardedTo != "" {
+			attrs = append(attrs, "forwarded", forwardedTo)
 		}
 		if res.Error != nil && res.Error.Code != remote.CodeCancelled {
 			attrs = append(attrs, "error", res.Error.Message)

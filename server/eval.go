@@ -33,12 +33,13 @@ const maxErrorText = 4 << 10
 
 // task is a decoded Eval: what to run.
 type task struct {
-	kind  remote.EvalKind
-	in    *lang.Interp // where it runs
-	name  string       // the cell's name, or "chunk"
-	cell  *lang.Cell
-	scope map[string]lang.Value
-	chunk lang.Chunk
+	kind    remote.EvalKind
+	in      *lang.Interp // where it runs
+	name    string       // the cell's name, "chunk", or "publish f" (the operation and its name)
+	cell    *lang.Cell
+	scope   map[string]lang.Value
+	chunk   lang.Chunk
+	publish remote.PublishJob
 }
 
 // kindName names an EvalKind in logs.
@@ -48,6 +49,8 @@ func kindName(k remote.EvalKind) string {
 		return "cell"
 	case remote.EvalChunk:
 		return "chunk"
+	case remote.EvalPublish:
+		return "publish"
 	}
 	return fmt.Sprintf("EvalKind(%d)", uint8(k))
 }
@@ -81,7 +84,7 @@ func readEval(br *bufio.Reader, max int) (remote.Eval, *remote.Error) {
 	if err := remote.DecodeBody(t, body, &ev); err != nil {
 		return remote.Eval{}, badRequest("bad eval message: " + err.Error())
 	}
-	if ev.Kind != remote.EvalCell && ev.Kind != remote.EvalChunk {
+	if ev.Kind != remote.EvalCell && ev.Kind != remote.EvalChunk && ev.Kind != remote.EvalPublish {
 		return remote.Eval{}, badRequest(fmt.Sprintf("bad eval message: unknown kind %d", ev.Kind))
 	}
 	return ev, nil
@@ -99,17 +102,18 @@ func (s *Server) decodeTask(ev remote.Eval, g *grant) (*task, *remote.Error) {
 	if g == nil {
 		g = s.access.full
 	}
-	t, rerr := decodeTaskIn(g.dec, ev, s.cfg.MaxMessage)
+	v := g.current() // the evaluation keeps it to its end
+	t, rerr := decodeTaskIn(v.dec, ev, s.cfg.MaxMessage)
 	if rerr != nil {
-		if perr := s.explainDecode(ev, g); perr != nil {
+		if perr := s.explainDecode(ev, v); perr != nil {
 			return nil, perr
 		}
 		return nil, rerr
 	}
-	if perr := g.permit(s.cfg.Name, t); perr != nil {
+	if perr := g.permit(s.cfg.Name, v, t); perr != nil {
 		return nil, perr
 	}
-	t.in = g.in
+	t.in = v.in
 	return t, nil
 }
 
@@ -128,6 +132,12 @@ func decodeTaskIn(in *lang.Interp, ev remote.Eval, maxMessage int) (*task, *remo
 			return nil, badRequest("bad chunk job: " + err.Error())
 		}
 		return &task{kind: ev.Kind, name: "chunk", chunk: chunk}, nil
+	case remote.EvalPublish:
+		job, err := remote.DecodePublishJob(ev.Job)
+		if err != nil {
+			return nil, badRequest("bad publish job: " + err.Error())
+		}
+		return &task{kind: ev.Kind, name: job.Op.String() + " " + job.Name, publish: job}, nil
 	}
 	return nil, badRequest(fmt.Sprintf("bad eval message: unknown kind %d", ev.Kind))
 }
@@ -173,8 +183,11 @@ func (s *Server) run(ctx context.Context, t *task) (lang.Value, error) {
 	if s.testHookRun != nil {
 		s.testHookRun(ctx, t.name)
 	}
-	if t.kind == remote.EvalChunk {
+	switch t.kind {
+	case remote.EvalChunk:
 		return t.in.RunChunk(ctx, t.chunk)
+	case remote.EvalPublish:
+		return s.runPublish(t.publish)
 	}
 	return t.in.Eval(ctx, t.cell, t.scope)
 }

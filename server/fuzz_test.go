@@ -59,6 +59,10 @@ func FuzzServerFrame(f *testing.F) {
 			if tk.chunk.Map == nil || tk.chunk.Reduce == nil || tk.chunk.Items == nil {
 				t.Fatalf("chunk task %+v is incomplete", tk)
 			}
+		case remote.EvalPublish:
+			if !lang.IsIdentifier(tk.publish.Name) || (tk.publish.Op == remote.OpPublish) != (len(tk.publish.Func) > 0) {
+				t.Fatalf("publish task %+v is incomplete", tk)
+			}
 		default:
 			t.Fatalf("task of kind %d", tk.kind)
 		}
@@ -83,12 +87,25 @@ func fuzzSeeds(t testing.TB) map[string][]byte {
 		}
 		return b
 	}
+	publish := func(job remote.PublishJob) []byte {
+		data, err := remote.EncodePublishJob(job)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := remote.AppendFrame(nil, remote.MsgEval, remote.Eval{Kind: remote.EvalPublish, Job: data})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
 	return map[string][]byte{
 		"cell":          cell("y = x * 2", map[string]lang.Value{"x": localValue(t, "x = 21", nil)}),
 		"cell_function": cell("f = fib(10)", map[string]lang.Value{"fib": fib}),
 		"cell_def":      cell("def g(a, b=2):\n    return a + b", nil),
 		"chunk":         chunk("job = (lambda x: x * x, lambda xs: sum(xs), range(10))"),
 		"chunk_pmap":    chunk("job = (lambda x: [x], None, [1, 'a', (2, 3)])"),
+		"publish":       publish(remote.PublishJob{Op: remote.OpPublish, Name: "f", Func: encode(t, fib)}),
+		"versions":      publish(remote.PublishJob{Op: remote.OpVersions, Name: "f"}),
 		"garbage":       []byte("this is not a frame"),
 		"oversized":     {0xc0, 0, 0, 1, 0, 0, 0, 0},
 		"nested_frame":  frame(append([]byte{0x82, 0x08}, nested(40)...)),

@@ -60,7 +60,7 @@ type Server struct {
 	quicConf    *quic.Config
 	fingerprint string
 	provided    *provisions
-	provides    []string // the provided names, sorted, for Welcome
+	provides    []string // the static provided names, sorted (see Provides)
 	limiter     *limiter
 	errTimeout  error // the cause of an evaluation's context at its time limit
 
@@ -78,10 +78,19 @@ type Server struct {
 	evals        int           // evaluations accepted and not yet answered
 	idle         chan struct{} // closed when evals drops to 0, if Shutdown waits for it
 	status       remote.Status // the last Status broadcast
+	cluster      *cluster      // set by JoinCluster
 
 	busy        busyLog                                // connections refused at MaxConnections
 	streams     atomic.Int64                           // evaluation streams accepted, for tests
 	testHookRun func(ctx context.Context, name string) // called before each evaluation runs, in tests
+
+	// Published functions (published.go).
+	pub       *pubStore
+	refreshMu sync.Mutex // serializes refreshPublished
+	// onPublish, if not nil, is called with the document of each name
+	// changed here (encoded as mergePublished takes it), after the change:
+	// the cluster spreads it. Set it under mu.
+	onPublish func(doc []byte)
 }
 
 // listener is one Serve's QUIC transport and listener.
@@ -133,6 +142,10 @@ func New(cfg Config) (*Server, error) {
 		listeners:   make(map[*listener]struct{}),
 		conns:       make(map[*conn]struct{}),
 	}
+	if cfg.Cluster != nil {
+		s.interp.Remote = (*hopper)(s)
+	}
+	s.interp.Publisher = (*publisher)(s)
 	s.limiter = newLimiter(cfg.MaxConcurrency, cfg.MaxQueue, s.notifyLoad)
 	if s.access, err = newAccess(s); err != nil {
 		prov.close()
@@ -140,6 +153,10 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.ClientCAs != nil {
 		s.requireClientCertificates()
+	}
+	if err := s.openPublished(); err != nil {
+		prov.close()
+		return nil, err
 	}
 	return s, nil
 }
@@ -149,8 +166,9 @@ func New(cfg Config) (*Server, error) {
 func (s *Server) Fingerprint() string { return s.fingerprint }
 
 // Provides returns the names the server provides beyond the builtins,
-// sorted: what it advertises in Welcome.
-func (s *Server) Provides() []string { return slices.Clone(s.provides) }
+// sorted: what it advertises in Welcome to a client whose token has no
+// scope. The published functions among them change (see publish).
+func (s *Server) Provides() []string { return slices.Clone(s.access.full.current().provides) }
 
 // Addr returns the address the server listens on, or nil if it is not
 // serving. With several Serves at once, it is one of their addresses.
@@ -322,6 +340,7 @@ func (s *Server) closeAll() {
 		for c := range s.conns {
 			conns = append(conns, c)
 		}
+		cl := s.cluster
 		s.mu.Unlock()
 		for _, l := range listeners {
 			l.ln.Close()
@@ -331,11 +350,15 @@ func (s *Server) closeAll() {
 		for _, c := range conns {
 			c.qc.CloseWithError(remote.ConnShutdown, reason)
 		}
+		if cl != nil {
+			cl.leave() // forwarded evaluations end with the peer connections
+		}
 		s.wg.Wait()
 		for _, l := range listeners {
 			l.tr.Close()
 		}
 		s.provided.close()
+		s.pub.close()
 		s.log.Info("closed")
 		close(s.done)
 	})

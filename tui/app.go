@@ -288,6 +288,8 @@ func (m *Model) handleResult(msg tea.Msg) tea.Cmd {
 			m.inform("connected to " + msg.addr)
 		}
 		return pollServers(m.opts.Servers)
+	case publishedMsg:
+		return m.published(msg)
 	case disconnectedMsg:
 		if msg.found {
 			m.inform("disconnected " + msg.name)

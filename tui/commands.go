@@ -33,6 +33,7 @@ func commands() []command {
 		{name: "load", args: "FILE", help: "load a workspace file", nargs: 1, arg: 'f', rest: true, run: (*Model).cmdLoad},
 		{name: "save", args: "FILE", help: "save the workspace to a file", nargs: 1, arg: 'f', rest: true, run: (*Model).cmdSave},
 		{name: "export", args: "NAME FILE", help: "write a value to FILE: .json, .csv (a table), .txt, .star (repr)", nargs: -1, arg: 'F', rest: true, run: (*Model).cmdExport},
+		{name: "publish", args: "[NAME]", help: "publish a function cell to the cluster (the selected cell)", nargs: -2, arg: 'c', run: (*Model).cmdPublish},
 		{name: "copy", args: "[NAME]", help: "copy a value's repr to the clipboard (the selected cell's)", nargs: -2, arg: 'c', run: (*Model).cmdCopy},
 		{name: "record", args: "FILE|stop", help: "record the session to FILE (:record stop ends it)", nargs: -2, arg: 'f', rest: true, run: (*Model).cmdRecord},
 		{name: "mark", args: "TEXT", help: "mark this moment in the recording", nargs: -1, rest: true, run: (*Model).cmdMark},
@@ -280,7 +281,7 @@ var builtinNames = []string{
 	"None", "True", "False", "abs", "all", "any", "bool", "bytes", "chr", "dict", "dir", "enumerate", "fail",
 	"float", "getattr", "hasattr", "hash", "int", "json", "len", "list", "mapreduce", "math", "max", "min",
 	"ord", "pmap", "print", "range", "repr", "reversed", "set", "sorted", "str", "sum", "tuple", "type",
-	"where", "zip", "remote", "def", "return", "lambda", "while", "for", "if", "else", "elif", "in", "not",
+	"where", "zip", "on", "publish", "versions", "rollback", "unpublish", "remote", "def", "return", "lambda", "while", "for", "if", "else", "elif", "in", "not",
 	"and", "or",
 }
 

@@ -162,6 +162,9 @@ func (p *serversPane) View(st *Styles, focused bool) []string {
 		}
 		line1 := gs.Render(glyph) + " " + st.Bold.Render(s.Name) + "  " + st.Muted.Render(s.Addr) + "  " + gs.Render(status)
 		var parts []string
+		if s.Via != "" {
+			parts = append(parts, "via "+s.Via) // a cluster member learned from s.Via
+		}
 		if len(s.Tags) > 0 {
 			parts = append(parts, "tags "+strings.Join(s.Tags, ","))
 		}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/x509"
 	"errors"
@@ -33,6 +34,7 @@ const usage = `usage: sperse-server --name NAME [--listen HOST:PORT] [--tag T]..
            [--module NAME=FILE.star]... [--sqlite NAME=PATH]... [--sqlite-rw]
            [--max-rows N] [--max-conns N] [--max-streams N]
            [--idle-timeout D] [--handshake-timeout D]
+           [--cluster-key-file FILE [--gossip-listen HOST:PORT] [--join HOST:PORT[,HOST:PORT]...]]
 
 Serves sperse clients over QUIC. Prints its address for clients
 (HOST:PORT#sha256:FINGERPRINT) and, on first start, the token it generated.
@@ -42,6 +44,11 @@ The server provides names beyond the builtins, which clients route cells
 by: the public top-level names of each --module file (functions and
 values; names starting with _ are private), and with --sqlite, the
 function sql(NAME, query, *args) and each database NAME.
+
+With --cluster-key-file, the server is a member of a cluster: it gossips
+on --gossip-listen, joins the members at the --join gossip addresses (none:
+it starts the cluster), and forwards work it cannot run to members that
+can. Every member has the same key file (16 or more random bytes).
 
 flags:
 `
@@ -64,6 +71,10 @@ type options struct {
 	maxRows        int
 	clientCA       string
 	limits         limits
+
+	clusterKeyFile string
+	gossipListen   string
+	join           stringList
 }
 
 // limits are what one client may hold of the server.
@@ -121,6 +132,17 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.limits.maxStreams, "max-streams", server.DefaultMaxStreams, "evaluation streams one connection may have open at once")
 	fs.DurationVar(&o.limits.idleTimeout, "idle-timeout", server.DefaultIdleTimeout, "close a connection on which nothing arrives for this long, stopping its evaluations")
 	fs.DurationVar(&o.limits.handshakeTimeout, "handshake-timeout", server.DefaultHandshakeTimeout, "time a new connection has to complete its handshake")
+	fs.StringVar(&o.clusterKeyFile, "cluster-key-file", "", "`FILE` holding the cluster's secret: makes the server a cluster member")
+	fs.StringVar(&o.gossipListen, "gossip-listen", "127.0.0.1:7946", "`HOST:PORT` to gossip with the cluster on (UDP and TCP)")
+	fs.Func("join", "gossip `HOST:PORT` of cluster members to join, comma-separated; repeatable", func(v string) error {
+		for _, a := range strings.Split(v, ",") {
+			if _, _, err := net.SplitHostPort(a); err != nil {
+				return fmt.Errorf("want HOST:PORT, got %q", a)
+			}
+			o.join = append(o.join, a)
+		}
+		return nil
+	})
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -154,6 +176,8 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 		return nil, errors.New("--handshake-timeout must be positive")
 	case o.sqliteRW && len(o.databases) == 0:
 		return nil, errors.New("--sqlite-rw needs a --sqlite database")
+	case len(o.join) > 0 && o.clusterKeyFile == "":
+		return nil, errors.New("--join needs --cluster-key-file")
 	}
 	return o, nil
 }
@@ -201,6 +225,19 @@ func serve(ctx context.Context, o *options, getenv func(string) string, stdout, 
 			return err
 		}
 	}
+	pc, err := net.ListenPacket("udp", o.listen)
+	if err != nil {
+		return err
+	}
+	defer pc.Close()
+	var cluster *server.Cluster
+	if o.clusterKeyFile != "" {
+		secret, err := readClusterKey(o.clusterKeyFile)
+		if err != nil {
+			return err
+		}
+		cluster = &server.Cluster{Secret: secret, Gossip: o.gossipListen, Join: o.join, Advertise: clientAddress(pc.LocalAddr())}
+	}
 	srv, err := server.New(server.Config{
 		Name:           o.name,
 		Tags:           o.tags,
@@ -214,6 +251,8 @@ func serve(ctx context.Context, o *options, getenv func(string) string, stdout, 
 		Databases:      o.databases,
 		MaxRows:        o.maxRows,
 		Logger:         slog.New(slog.NewTextHandler(stderr, nil)),
+		Cluster:        cluster,
+		StateDir:       stateDir,
 
 		MaxConnections:   o.limits.maxConns,
 		MaxStreams:       o.limits.maxStreams,
@@ -223,11 +262,6 @@ func serve(ctx context.Context, o *options, getenv func(string) string, stdout, 
 	if err != nil {
 		return err
 	}
-	pc, err := net.ListenPacket("udp", o.listen)
-	if err != nil {
-		return err
-	}
-	defer pc.Close()
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(pc) }()
 
@@ -237,6 +271,14 @@ func serve(ctx context.Context, o *options, getenv func(string) string, stdout, 
 	fmt.Fprintf(stdout, "%s\n", tokenNote)
 	if names := srv.Provides(); len(names) > 0 {
 		fmt.Fprintf(stdout, "provides: %s\n", strings.Join(names, ", "))
+	}
+	if cluster != nil {
+		if err := srv.JoinCluster(ctx); err != nil {
+			srv.Close()
+			<-served
+			return err
+		}
+		fmt.Fprintf(stdout, "gossip: %s\n", srv.GossipAddr())
 	}
 
 	select {
@@ -303,4 +345,19 @@ func clientAddress(a net.Addr) string {
 		return a.String()
 	}
 	return net.JoinHostPort(host, fmt.Sprint(ua.Port))
+}
+
+// readClusterKey reads the cluster's secret from path: its bytes, without
+// surrounding white space (a key file written by hand or by openssl rand
+// -hex ends with a newline).
+func readClusterKey(path string) ([]byte, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("cluster key: %w", err)
+	}
+	key := bytes.TrimSpace(data)
+	if len(key) < 16 {
+		return nil, fmt.Errorf("cluster key %s: %d bytes, want at least 16 (for example: openssl rand -hex 32 > %s)", path, len(key), path)
+	}
+	return key, nil
 }

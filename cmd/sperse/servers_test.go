@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -48,6 +49,7 @@ type process struct {
 	cmd    *exec.Cmd
 	addr   string // HOST:PORT
 	pinned string // HOST:PORT#sha256:...
+	gossip string // HOST:PORT of its gossip, if it is in a cluster
 	logs   *syncBuffer
 	once   sync.Once
 }
@@ -92,8 +94,9 @@ func startServer(t testing.TB, args ...string) *process {
 		}
 		close(lines)
 	}()
+	clustered := slices.Contains(args, "--cluster-key-file")
 	deadline := time.After(30 * time.Second)
-	for p.pinned == "" {
+	for p.pinned == "" || clustered && p.gossip == "" {
 		select {
 		case line, ok := <-lines:
 			if !ok {
@@ -102,6 +105,9 @@ func startServer(t testing.TB, args ...string) *process {
 			if a, ok := strings.CutPrefix(line, "address: "); ok {
 				p.pinned = a
 				p.addr, _, _ = strings.Cut(a, "#")
+			}
+			if a, ok := strings.CutPrefix(line, "gossip: "); ok {
+				p.gossip = a
 			}
 		case <-deadline:
 			t.Fatalf("sperse-server %v printed no address in 30s:\n%s", args, p.logs)

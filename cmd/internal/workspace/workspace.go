@@ -114,7 +114,8 @@ func Start(ctx context.Context, opts Options) (*Workspace, error) {
 		},
 	})
 	client.Store(w.Client)
-	w.Interp.Remote = w.Client // calls of "remote def" functions
+	w.Interp.Remote = w.Client // calls of "remote def" functions and of on()
+	w.Interp.Publisher = w.Client
 	// pmap and mapreduce split their work across the servers (or run it
 	// in-process while none is connected).
 	w.Interp.Splitter = w.Client
