@@ -40,6 +40,10 @@ import (
 //	vec of bools      tag 29561 + byte string, a byte 0 or 1 each
 //	                  (see vec_codec.go)
 //
+// In a job's scope only (see EncodeJob), a value may also be a Ref (tag
+// 29560 + an unsigned int) or a ValueRef (tag 29562 + a byte string of 32
+// bytes, a SHA-256: see valref.go).
+//
 // Decoding is liberal where that is harmless and strict where it matters: it
 // accepts non-shortest heads, 2- and 4-byte floats, bignums with leading zeros
 // or small values, and raw strings that are valid UTF-8 (all normalized, so

@@ -50,8 +50,7 @@ type Interp struct {
 	once sync.Once
 	env  starlark.StringDict // the builtins and Provided
 
-	cellsMu sync.Mutex
-	cells   map[cellKey]*Cell // parsed cells of DecodeJob (see jobCell)
+	cells cellCache // parsed cells of DecodeJob (see jobCell)
 }
 
 // With returns a new interpreter with in's settings but for the names it

@@ -1,6 +1,7 @@
 package lang
 
 import (
+	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
 	"math"
@@ -19,6 +20,13 @@ import (
 // directly, as Encode would write that tuple, without building it. A value
 // in scope may be a Ref, which only a job can carry.
 func EncodeJob(c *Cell, scope map[string]Value) ([]byte, error) {
+	return encodeJob(c, scope, nil)
+}
+
+// encodeJob is EncodeJob; if share is not nil, it is called after each
+// value of the scope is written, with the encoder and the offset at which
+// the value starts (see EncodeJobSharing).
+func encodeJob(c *Cell, scope map[string]Value, share func(e *encoder, name string, start int)) ([]byte, error) {
 	names := make([]string, 0, len(scope))
 	for name := range scope {
 		names = append(names, name)
@@ -35,13 +43,21 @@ func EncodeJob(c *Cell, scope map[string]Value) ([]byte, error) {
 	e.head(majorArray, 2*uint64(len(names)))
 	for _, name := range names {
 		e.string(name)
-		if r, ok := scope[name].(Ref); ok {
+		switch r := scope[name].(type) {
+		case Ref:
 			e.head(majorTag, tagRef)
 			e.head(majorUint, uint64(r))
 			continue
+		case ValueRef:
+			e.valueRef(r)
+			continue
 		}
+		start := len(e.buf)
 		if err := e.value(scope[name]); err != nil {
 			return nil, fmt.Errorf("cell %s: %w", c.Name, err.in(name).finish())
+		}
+		if share != nil {
+			share(&e, name, start)
 		}
 	}
 	return e.buf, nil
@@ -50,14 +66,16 @@ func EncodeJob(c *Cell, scope map[string]Value) ([]byte, error) {
 // DecodeJob decodes a job made by EncodeJob, making its functions in in.
 // The values of the scope are frozen; some may be Refs.
 func (in *Interp) DecodeJob(data []byte) (*Cell, map[string]Value, error) {
-	c, scope, err := in.decodeJob(data)
+	c, scope, err := in.decodeJob(data, nil)
 	if err != nil {
 		return nil, nil, fmt.Errorf("decode job: %w", err)
 	}
 	return c, scope, nil
 }
 
-func (in *Interp) decodeJob(data []byte) (*Cell, map[string]Value, error) {
+// decodeJob is DecodeJob; if share is not nil, it is called after each
+// value of the scope is read, with its name, the value and its encoding.
+func (in *Interp) decodeJob(data []byte, share func(name string, v Value, enc []byte)) (*Cell, map[string]Value, error) {
 	limits := DecodeLimits{}.orDefaults()
 	if len(data) > limits.MaxSize {
 		return nil, nil, &DecodeError{Msg: fmt.Sprintf("%d bytes exceed the limit of %d", len(data), limits.MaxSize)}
@@ -70,12 +88,15 @@ func (in *Interp) decodeJob(data []byte) (*Cell, map[string]Value, error) {
 		}
 		return nil, nil, err
 	}
-	var k cellKey
-	var err error
-	if k.src, err = d.textString(); err != nil {
+	var (
+		src, file, name string
+		err             error
+	)
+	codeStart := d.off
+	if src, err = d.textString(); err != nil {
 		return nil, nil, err
 	}
-	if k.file, err = d.textString(); err != nil {
+	if file, err = d.textString(); err != nil {
 		return nil, nil, err
 	}
 	at := d.off
@@ -86,10 +107,10 @@ func (in *Interp) decodeJob(data []byte) (*Cell, map[string]Value, error) {
 	if major != majorUint || line < 1 || line > math.MaxInt32 {
 		return nil, nil, d.errorf(at, "the line must be a positive int32")
 	}
-	k.line = int(line)
-	if k.name, err = d.textString(); err != nil {
+	if name, err = d.textString(); err != nil {
 		return nil, nil, err
 	}
+	key := cellKey(sha256.Sum256(data[codeStart:d.off]))
 	at = d.off
 	n, err := d.arrayOf(tagDict, "the scope, a dict")
 	if err != nil {
@@ -105,6 +126,7 @@ func (in *Interp) decodeJob(data []byte) (*Cell, map[string]Value, error) {
 		if err != nil {
 			return nil, nil, err
 		}
+		start := d.off
 		v, err := d.scopeValue()
 		if err != nil {
 			return nil, nil, err
@@ -114,21 +136,28 @@ func (in *Interp) decodeJob(data []byte) (*Cell, map[string]Value, error) {
 		}
 		v.Freeze()
 		scope[name] = v
+		if share != nil {
+			share(name, v, data[start:d.off])
+		}
 	}
 	if d.off != len(data) {
 		return nil, nil, d.errorf(d.off, "%d trailing bytes after the value", len(data)-d.off)
 	}
-	c, err := in.jobCell(k)
+	c, err := in.jobCell(key, src, file, int(line), name)
 	if err != nil {
 		return nil, nil, err
 	}
 	return c, scope, nil
 }
 
-// scopeValue decodes the value of a job's scope entry at d.off: a value, or
-// a Ref.
+// scopeValue decodes the value of a job's scope entry at d.off: a value, a
+// Ref or a ValueRef.
 func (d *decoder) scopeValue() (Value, error) {
-	if rest := d.data[d.off:]; len(rest) < 3 || rest[0] != majorTag|25 || binary.BigEndian.Uint16(rest[1:]) != tagRef {
+	rest := d.data[d.off:]
+	if len(rest) >= 3 && rest[0] == majorTag|25 && binary.BigEndian.Uint16(rest[1:]) == tagValueRef {
+		return d.valueRef()
+	}
+	if len(rest) < 3 || rest[0] != majorTag|25 || binary.BigEndian.Uint16(rest[1:]) != tagRef {
 		return d.value()
 	}
 	d.off += 3
@@ -174,43 +203,25 @@ func (d *decoder) textString() (string, error) {
 	return string(v.(starlark.String)), nil
 }
 
-// cellKey identifies the code of a job.
-type cellKey struct {
-	file string
-	line int
-	src  string
-	name string
-}
-
-// maxJobCells bounds the parsed cells an Interp keeps for DecodeJob.
-const maxJobCells = 1024
-
-// jobCell returns the parsed cell for k, from the interpreter's cache when
-// the same code came before, so that its compiled program is reused: a
-// server sees the same cells again and again. The cache is bounded: when it
-// is full it is emptied.
-func (in *Interp) jobCell(k cellKey) (*Cell, error) {
-	in.cellsMu.Lock()
-	c := in.cells[k]
-	in.cellsMu.Unlock()
-	if c != nil {
+// jobCell returns the parsed cell of a job's code, src at file:line
+// defining name, from the interpreter's cache when the same code came
+// before (k, the content hash of the encoding of src, file, line and name),
+// so that its compiled program is reused: a server sees the same cells
+// again and again. The cache is bounded (see cellCache): the least recently
+// used cells go.
+func (in *Interp) jobCell(k cellKey, src, file string, line int, name string) (*Cell, error) {
+	if c := in.cells.get(k); c != nil {
 		return c, nil
 	}
-	c = ParseCell(k.file, k.line, k.src)
+	c := ParseCell(file, line, src)
 	if c == nil {
-		return nil, fmt.Errorf("decode job: cell %s has no code", k.name)
+		return nil, fmt.Errorf("decode job: cell %s has no code", name)
 	}
 	if c.Kind == AnonCell {
-		c.Name = k.name
+		c.Name = name
 	}
-	if c.Name != k.name {
-		return nil, fmt.Errorf("decode job: code defines %s, not %s", c.Name, k.name)
+	if c.Name != name {
+		return nil, fmt.Errorf("decode job: code defines %s, not %s", c.Name, name)
 	}
-	in.cellsMu.Lock()
-	if in.cells == nil || len(in.cells) >= maxJobCells {
-		in.cells = make(map[cellKey]*Cell)
-	}
-	in.cells[k] = c
-	in.cellsMu.Unlock()
-	return c, nil
+	return in.cells.put(k, c, len(src)+len(file)+len(name)), nil
 }

@@ -125,6 +125,8 @@ type server struct {
 
 	via     string   // the server whose Members listed it, if it was learned so; "" if added with Connect
 	members []Member // the cluster as the server last listed it (Members)
+
+	values knownValues // the big values it keeps, as far as the client knows (cache.go)
 }
 
 // session is one connection to a server, after its handshake.

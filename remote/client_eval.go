@@ -40,6 +40,10 @@ const maxAttempts = 3
 // Result.Attempts says how many were. Eval returns once, with the result of
 // the last attempt: a lost server's evaluation never shows.
 //
+// A big value of the cell's scope that the server is known to keep travels
+// as its hash (see SharedValueMin); if the server no longer keeps it, the
+// cell is sent again with the value, and this is no attempt.
+//
 // Each evaluation is a stream of its own, so a slow one never holds up
 // another. Errors:
 //
@@ -68,28 +72,45 @@ func (c *Client) Eval(ctx context.Context, req lang.Request) lang.Result {
 	r.calls = c.publishedCalls(cell, r.need)
 	what := "cell " + cell.Name
 	var (
-		tried []*server
-		last  lang.Result // the last attempt's, lost
+		tried  []*server
+		last   lang.Result        // the last attempt's, lost
+		shared []lang.SharedValue // the big values of job
+		limit  int64              // the ValueCache of the server job goes to
+		inline bool               // send every value, none by reference (after CodeNoValue)
 	)
 	for attempt := 1; attempt <= maxAttempts; attempt++ {
 		if err := ctx.Err(); err != nil {
 			return lang.Result{Err: fmt.Errorf("cell %s: %w", cell.Name, err), Where: last.Where, Attempts: attempt - 1}
 		}
-		s, sess, job, err := c.pipeline(ctx, req, r, tried)
-		if err == nil && job == nil {
+		var job []byte
+		s, sess, refScope, err := c.pipeline(ctx, req, r, tried)
+		if err == nil && refScope != nil {
+			var refJob []byte
+			if job, shared, limit, err = c.cellJob(cell, refScope, s, &refJob, inline); err != nil {
+				c.release(s)
+				return lang.Result{Err: err}
+			}
+		}
+		if err == nil && refScope == nil {
 			// No pipelining: the inputs travel as values.
 			if len(req.Pending) > 0 {
 				if req, err = req.Await(ctx); err != nil {
 					return lang.Result{Err: err, Attempts: attempt - 1}
 				}
 			}
-			if valueJob == nil {
-				if valueJob, err = lang.EncodeJob(cell, req.Scope); err != nil {
+			s, sess, err = c.pick(r, tried)
+			if err != nil && valueJob == nil {
+				// A value that cannot travel is the cell's error first.
+				if _, eerr := lang.EncodeJob(cell, req.Scope); eerr != nil {
+					return lang.Result{Err: eerr}
+				}
+			}
+			if err == nil {
+				if job, shared, limit, err = c.cellJob(cell, req.Scope, s, &valueJob, inline); err != nil {
+					c.release(s)
 					return lang.Result{Err: err}
 				}
 			}
-			job = valueJob
-			s, sess, err = c.pick(r, tried)
 		}
 		if err != nil {
 			if attempt > 1 {
@@ -109,6 +130,15 @@ func (c *Client) Eval(ctx context.Context, req lang.Request) lang.Result {
 		}
 		res := c.evalCounted(ctx, s, sess, what, frame)
 		res.Attempts = attempt
+		if s.noteShared(res, shared, limit) && !inline {
+			// The server no longer keeps a value it was sent a reference
+			// to: send the values (this attempt does not count).
+			c.log.Info("value gone from the server's cache; sending values", "cell", cell.Name, "server", res.Where)
+			inline = true
+			attempt--
+			continue
+		}
+		shared = nil
 		var serr *ServerError
 		if errors.As(res.Err, &serr) && serr.Code == CodeNoRef {
 			// The server no longer has an input it was sent a reference
@@ -145,11 +175,11 @@ type placement struct {
 }
 
 // pipeline returns the server to send req to with references to its
-// pending inputs, and the job to send, if they all run on one server that
-// can run req (promise pipelining). Otherwise it returns a nil job: req's
-// inputs are to be sent as values. Like pick, it counts the evaluation in
-// the server's load.
-func (c *Client) pipeline(ctx context.Context, req lang.Request, r route, exclude []*server) (*server, *session, []byte, error) {
+// pending inputs, and the scope to send (with a lang.Ref for each), if they
+// all run on one server that can run req (promise pipelining). Otherwise it
+// returns a nil scope: req's inputs are to be sent as values. Like pick, it
+// counts the evaluation in the server's load.
+func (c *Client) pipeline(ctx context.Context, req lang.Request, r route, exclude []*server) (*server, *session, map[string]lang.Value, error) {
 	if len(req.Pending) == 0 {
 		return nil, nil, nil, nil
 	}
@@ -185,10 +215,6 @@ func (c *Client) pipeline(ctx context.Context, req lang.Request, r route, exclud
 	if at == nil {
 		return nil, nil, nil, nil // every input is here
 	}
-	job, err := lang.EncodeJob(req.Cell, scope)
-	if err != nil {
-		return nil, nil, nil, err
-	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	s := at.srv
@@ -199,7 +225,7 @@ func (c *Client) pipeline(ctx context.Context, req lang.Request, r route, exclud
 		return nil, nil, nil, nil
 	}
 	s.ours++
-	return s, at.sess, job, nil
+	return s, at.sess, scope, nil
 }
 
 // evalCounted evaluates frame, the Eval of what, on s through sess, counting

@@ -125,6 +125,11 @@ type Limits struct {
 	MaxSteps       uint64        `cbor:"2,keyasint"` // Starlark steps per evaluation
 	Timeout        time.Duration `cbor:"3,keyasint"` // per evaluation (nanoseconds on the wire)
 	MaxMessage     int           `cbor:"4,keyasint"` // largest frame accepted or sent
+
+	// ValueCache is how many bytes of big values (by the size of their
+	// encodings) the server keeps for the jobs that refer to them with a
+	// lang.ValueRef; 0: it keeps none, and a client sends it none.
+	ValueCache int64 `cbor:"5,keyasint,omitempty"`
 }
 
 // Signature is the signature of a published function as a server
@@ -258,6 +263,20 @@ type PublishJob struct {
 // after it ends, at least.
 const KeepResults = 30 * time.Second
 
+// Values by content: a server whose Limits.ValueCache is not 0 keeps the
+// big values of the jobs it receives, each value of a job's scope whose
+// encoding takes at least SharedValueMin bytes, by the SHA-256 of that
+// encoding, least recently used out past ValueCache bytes. A client that
+// has sent such a value to a server, and had a Result with a value or the
+// code's own error (so the server decoded the job), may send, in later
+// jobs, a lang.ValueRef (the hash) instead of the value. A server that
+// does not keep it (evicted, restarted) answers CodeNoValue, naming the
+// hashes it lacks, and nothing runs: the client sends the job again with
+// the values. A server keeps values apart for each token scope: a client
+// can refer only to values sent with a token of its own scope (guessing a
+// 256-bit hash is infeasible anyway).
+const SharedValueMin = 64 << 10
+
 // Result is the outcome of an Eval: a value, or an error.
 type Result struct {
 	Value []byte        `cbor:"1,keyasint,omitempty"` // lang.Encode of the value
@@ -292,6 +311,7 @@ const (
 	CodeCancelled    ErrorCode = 10
 	CodeNoRef        ErrorCode = 11 // a lang.Ref the server cannot resolve: send the value
 	CodeNotPermitted ErrorCode = 12 // the client's token does not allow what the cell uses there: never retried there
+	CodeNoValue      ErrorCode = 13 // a lang.ValueRef the server does not keep: send the value
 )
 
 func (c ErrorCode) String() string {
@@ -320,6 +340,8 @@ func (c ErrorCode) String() string {
 		return "no such reference"
 	case CodeNotPermitted:
 		return "not permitted"
+	case CodeNoValue:
+		return "no such value"
 	}
 	return fmt.Sprintf("ErrorCode(%d)", uint8(c))
 }

@@ -341,7 +341,7 @@ func (s *Server) explainDecode(ev remote.Eval, v *grantView) *remote.Error {
 	if v.denied == nil {
 		return nil
 	}
-	t, err := decodeTaskIn(s.access.full.current().dec, ev, s.cfg.MaxMessage)
+	t, err := decodeTaskIn(s.access.full.current().dec, ev, s.cfg.MaxMessage, false)
 	if err != nil {
 		return nil // not decodable at all: the error is the decoder's
 	}

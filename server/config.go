@@ -68,6 +68,14 @@ type Config struct {
 	// result. Default: remote.DefaultMaxMessage; at least MinMaxMessage.
 	MaxMessage int
 
+	// ValueCache is how many bytes of big values the server keeps for the
+	// jobs that refer to them by content hash (see remote.SharedValueMin),
+	// counting each value by the size of its encoding; the least recently
+	// used go first. Decoded values take more memory than their encodings
+	// (some 16 times for a list of small ints). Default: DefaultValueCache;
+	// negative: none are kept, and clients send every value.
+	ValueCache int64
+
 	// Provide are names the server provides beyond the builtins, for a
 	// program that embeds a server: a Go function (wrapped by lang.GoFunc:
 	// code calls it like a builtin), Go data (converted by lang.FromGo), or
@@ -157,6 +165,9 @@ const (
 	// an error's message and backtrace.
 	MinMaxMessage = 16 << 10
 
+	// DefaultValueCache is the default Config.ValueCache: 256 MiB.
+	DefaultValueCache = 256 << 20
+
 	// queuePerSlot is the default MaxQueue per slot of MaxConcurrency.
 	queuePerSlot = 64
 )
@@ -199,6 +210,12 @@ func (c Config) withDefaults() (Config, error) {
 	if c.MaxRows <= 0 {
 		c.MaxRows = DefaultMaxRows
 	}
+	switch {
+	case c.ValueCache == 0:
+		c.ValueCache = DefaultValueCache
+	case c.ValueCache < 0:
+		c.ValueCache = 0
+	}
 	if err := c.limitDefaults(); err != nil {
 		return c, err
 	}
@@ -229,5 +246,6 @@ func (c *Config) limits() remote.Limits {
 		MaxSteps:       c.MaxSteps,
 		Timeout:        c.Timeout,
 		MaxMessage:     c.MaxMessage,
+		ValueCache:     c.ValueCache,
 	}
 }

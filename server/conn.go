@@ -446,7 +446,11 @@ func (s *Server) serveEval(c *conn, str *quic.Stream, br *bufio.Reader) bool {
 		return false
 	}
 	if rerr != nil {
-		s.log.Warn("bad evaluation request", "remote", c.remote, "client", c.client,
+		level := slog.LevelWarn
+		if rerr.Code == remote.CodeNoValue {
+			level = slog.LevelInfo // the client sends the values again
+		}
+		s.log.Log(context.Background(), level, "bad evaluation request", "remote", c.remote, "client", c.client,
 			"code", rerr.Code.String(), "error", rerr.Message)
 		str.CancelRead(remote.StreamBadRequest)
 		c.reply(str, remote.Result{Error: rerr}, true)
@@ -499,6 +503,9 @@ func (s *Server) serveEval(c *conn, str *quic.Stream, br *bufio.Reader) bool {
 			"took", res.Took, "total", time.Since(start), "outcome", outcome}
 		if refs > 0 {
 			attrs = append(attrs, "pipelined", refs) // inputs resolved here
+		}
+		if t.cached > 0 {
+			attrs = append(attrs, "cached", t.cached) // values sent by hash
 		}
 		if forwardedTo != "" {
 			attrs = append(attrs, "forwarded", forwardedTo)

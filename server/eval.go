@@ -40,6 +40,8 @@ type task struct {
 	scope   map[string]lang.Value
 	chunk   lang.Chunk
 	publish remote.PublishJob
+	shared  []lang.SharedValue // a cell's big values, and its lang.ValueRefs (see valueCache)
+	cached  int                // the values of its scope taken from the value cache
 }
 
 // kindName names an EvalKind in logs.
@@ -103,11 +105,14 @@ func (s *Server) decodeTask(ev remote.Eval, g *grant) (*task, *remote.Error) {
 		g = s.access.full
 	}
 	v := g.current() // the evaluation keeps it to its end
-	t, rerr := decodeTaskIn(v.dec, ev, s.cfg.MaxMessage)
+	t, rerr := decodeTaskIn(v.dec, ev, s.cfg.MaxMessage, s.cfg.ValueCache > 0)
 	if rerr != nil {
 		if perr := s.explainDecode(ev, v); perr != nil {
 			return nil, perr
 		}
+		return nil, rerr
+	}
+	if t.cached, rerr = s.values.resolve(v.dec, t); rerr != nil {
 		return nil, rerr
 	}
 	if perr := g.permit(s.cfg.Name, v, t); perr != nil {
@@ -117,15 +122,21 @@ func (s *Server) decodeTask(ev remote.Eval, g *grant) (*task, *remote.Error) {
 	return t, nil
 }
 
-// decodeTaskIn decodes the job of ev in interpreter in.
-func decodeTaskIn(in *lang.Interp, ev remote.Eval, maxMessage int) (*task, *remote.Error) {
+// decodeTaskIn decodes the job of ev in interpreter in. If share, the task
+// lists a cell's big values and its lang.ValueRefs (see valueCache);
+// otherwise only its ValueRefs.
+func decodeTaskIn(in *lang.Interp, ev remote.Eval, maxMessage int, share bool) (*task, *remote.Error) {
 	switch ev.Kind {
 	case remote.EvalCell:
-		cell, scope, err := in.DecodeJob(ev.Job)
+		min := remote.SharedValueMin
+		if !share {
+			min = maxMessage + 1 // no value is that big
+		}
+		cell, scope, shared, err := in.DecodeJobSharing(ev.Job, min)
 		if err != nil {
 			return nil, badRequest("bad cell job: " + err.Error())
 		}
-		return &task{kind: ev.Kind, name: cell.Name, cell: cell, scope: scope}, nil
+		return &task{kind: ev.Kind, name: cell.Name, cell: cell, scope: scope, shared: shared}, nil
 	case remote.EvalChunk:
 		chunk, err := in.DecodeChunk(ev.Job, lang.DecodeLimits{MaxSize: maxMessage})
 		if err != nil {

@@ -16,7 +16,7 @@ import (
 // FuzzServerFrame feeds arbitrary bytes, as the content of an evaluation
 // stream, to what the server runs on one (readEval, then decodeTask),
 // without the network, and checks that it never panics, that whatever it
-// refuses is answered by a bad-request or too-large error that fits in a
+// refuses is answered by a bad-request, too-large or no-such-value error that fits in a
 // frame, and that whatever it accepts is a task that can run. (It does not
 // run tasks: code can take any amount of memory within its step limit.)
 // Run it with
@@ -41,8 +41,8 @@ func FuzzServerFrame(f *testing.F) {
 			tk, rerr = s.decodeTask(ev, nil)
 		}
 		if rerr != nil {
-			if rerr.Code != remote.CodeBadRequest && rerr.Code != remote.CodeTooLarge || rerr.Message == "" {
-				t.Fatalf("refused with %s %q, want bad request or too large with a message", rerr.Code, rerr.Message)
+			if rerr.Code != remote.CodeBadRequest && rerr.Code != remote.CodeTooLarge && rerr.Code != remote.CodeNoValue || rerr.Message == "" {
+				t.Fatalf("refused with %s %q, want bad request, too large or no such value with a message", rerr.Code, rerr.Message)
 			}
 			answer, err := remote.AppendFrame(nil, remote.MsgResult, remote.Result{Error: rerr})
 			if err != nil || len(answer) > s.cfg.MaxMessage {
@@ -102,6 +102,7 @@ func fuzzSeeds(t testing.TB) map[string][]byte {
 		"cell":          cell("y = x * 2", map[string]lang.Value{"x": localValue(t, "x = 21", nil)}),
 		"cell_function": cell("f = fib(10)", map[string]lang.Value{"fib": fib}),
 		"cell_def":      cell("def g(a, b=2):\n    return a + b", nil),
+		"cell_valueref": cell("y = len(x)", map[string]lang.Value{"x": lang.RefTo([]byte("a value the server does not keep"))}),
 		"chunk":         chunk("job = (lambda x: x * x, lambda xs: sum(xs), range(10))"),
 		"chunk_pmap":    chunk("job = (lambda x: [x], None, [1, 'a', (2, 3)])"),
 		"publish":       publish(remote.PublishJob{Op: remote.OpPublish, Name: "f", Func: encode(t, fib)}),

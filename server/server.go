@@ -81,6 +81,7 @@ type Server struct {
 	cluster      *cluster      // set by JoinCluster
 
 	busy        busyLog                                // connections refused at MaxConnections
+	values      valueCache                             // big values of jobs, by content (cache.go)
 	streams     atomic.Int64                           // evaluation streams accepted, for tests
 	testHookRun func(ctx context.Context, name string) // called before each evaluation runs, in tests
 
@@ -126,6 +127,7 @@ func New(cfg Config) (*Server, error) {
 		cfg:      cfg,
 		log:      log,
 		interp:   &lang.Interp{Where: cfg.Name, MaxSteps: cfg.MaxSteps, Provided: prov.env},
+		values:   valueCache{limit: cfg.ValueCache},
 		provided: prov,
 		provides: prov.names(),
 		tlsConf: &tls.Config{

@@ -29,7 +29,7 @@ func TestHandshake(t *testing.T) {
 		Version: remote.ProtocolVersion,
 		Name:    "alpha",
 		Tags:    []string{"gpu", "eu-west"},
-		Limits:  remote.Limits{MaxConcurrency: 3, MaxSteps: 12345, Timeout: 7 * time.Second, MaxMessage: 1 << 20},
+		Limits:  remote.Limits{MaxConcurrency: 3, MaxSteps: 12345, Timeout: 7 * time.Second, MaxMessage: 1 << 20, ValueCache: DefaultValueCache},
 	}
 	got := c.welcome
 	if got.Version != want.Version || got.Name != want.Name || strings.Join(got.Tags, ",") != strings.Join(want.Tags, ",") ||
