@@ -50,9 +50,10 @@
 // without ever blocking the engine: events queue in the subscription, and
 // its channel holds at most one wake-up, so a burst costs a slow reader one
 // wake-up and Next returns all of it. A busy engine wakes its subscribers at
-// most every half millisecond, from a timer, and a quiet one at once: a
-// fast reader takes a burst in a few large batches, and the goroutines that
-// evaluate never pay for waking it. Publishing writes each event once, in
-// place, into the subscription's queue; Take lets a subscriber (such as a
-// recorder) read the events where they are.
+// most every half millisecond (or as often as each asks, SetWakeDelay), from
+// a timer, and a quiet one at once: a fast reader takes a burst in a few
+// large batches, and the goroutines that evaluate never pay for waking it.
+// Publishing writes each event once, in place, into the subscription's
+// queue; Take lets a subscriber (such as a recorder) read the events where
+// they are.
 package reactive

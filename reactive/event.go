@@ -54,9 +54,10 @@ type Subscription struct {
 	// commitLocked): publishing an event costs the engine no other lock, and
 	// taking events never waits for the engine. The chunks read go back to
 	// the engine through free.
-	tail  *chunk      // guarded by e.mu
-	tailN int         // events written in tail; guarded by e.mu
-	timer *time.Timer // wakes the subscriber while the engine is busy; guarded by e.mu
+	tail  *chunk        // guarded by e.mu
+	tailN int           // events written in tail; guarded by e.mu
+	timer *time.Timer   // wakes the subscriber while the engine is busy; guarded by e.mu
+	delay time.Duration // how long the timer waits; guarded by e.mu
 
 	mu   sync.Mutex
 	head *chunk // nil once closed
@@ -91,10 +92,11 @@ const chunkLen = 64
 const maxFree = 256
 
 // wakeDelay is how long events wait for their wake-up while the engine is
-// busy: however fast the subscriber, a burst of events wakes it at most once
-// every wakeDelay, and once more as soon as the engine is quiet. A busy
-// engine's wake-ups come from a timer rather than from the goroutine that
-// publishes, which would pay for waking an idle processor.
+// busy, unless the subscriber sets another (SetWakeDelay): however fast the
+// subscriber, a burst of events wakes it at most once every wakeDelay, and
+// once more as soon as the engine is quiet. A busy engine's wake-ups come
+// from a timer rather than from the goroutine that publishes, which would
+// pay for waking an idle processor.
 const wakeDelay = 500 * time.Microsecond
 
 // Subscribe returns a subscription to every event from now on. To follow
@@ -103,7 +105,7 @@ const wakeDelay = 500 * time.Microsecond
 // ends in the current state.
 func (e *Engine) Subscribe() *Subscription {
 	c := new(chunk)
-	s := &Subscription{e: e, c: make(chan struct{}, 1), tail: c, head: c}
+	s := &Subscription{e: e, c: make(chan struct{}, 1), tail: c, head: c, delay: wakeDelay}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed {
@@ -116,12 +118,27 @@ func (e *Engine) Subscribe() *Subscription {
 
 // C returns a channel that receives a value when events are waiting: at
 // once if the engine is quiet (no evaluation queued or running), else within
-// half a millisecond, so that a burst of events makes few wake-ups. The
-// channel holds at most one value, and a wake-up may find that an earlier
-// Next took its events already. C is closed when the subscription or the
-// engine is closed; events published before the engine closed still wait for
-// Next.
+// half a millisecond or the delay set with SetWakeDelay, so that a burst of
+// events makes few wake-ups. The channel holds at most one value, and a
+// wake-up may find that an earlier Next took its events already. C is
+// closed when the subscription or the engine is closed; events published
+// before the engine closed still wait for Next.
 func (s *Subscription) C() <-chan struct{} { return s.c }
+
+// SetWakeDelay sets how long events wait for their wake-up while the engine
+// is busy (see C) to d, or back to half a millisecond if d is not positive.
+// A subscriber whose work is per wake-up, such as a terminal that redraws,
+// keeps the default. One whose work is per event, such as a recorder, keeps
+// up better with a shorter delay: smaller batches, taken sooner, cost it and
+// the engine less (see BenchmarkRecord in reactive/record).
+func (s *Subscription) SetWakeDelay(d time.Duration) {
+	if d <= 0 {
+		d = wakeDelay
+	}
+	s.e.mu.Lock()
+	defer s.e.mu.Unlock()
+	s.delay = d
+}
 
 // Next returns the events published since the last call, in order; the
 // caller owns the slice. It returns nil if there are none.
@@ -287,9 +304,9 @@ func (e *Engine) commitLocked() {
 		if busy && !s.armed.Load() {
 			s.armed.Store(true)
 			if s.timer == nil {
-				s.timer = time.AfterFunc(wakeDelay, s.wakeDue)
+				s.timer = time.AfterFunc(s.delay, s.wakeDue)
 			} else {
-				s.timer.Reset(wakeDelay)
+				s.timer.Reset(s.delay)
 			}
 		}
 	}

@@ -263,6 +263,41 @@ func TestSubscriptionWhileBusy(t *testing.T) {
 	}
 }
 
+// TestSubscriptionWakeDelay: a subscriber that asks to be woken sooner is
+// woken while the engine is busy, and gets every event.
+func TestSubscriptionWakeDelay(t *testing.T) {
+	e, local, _ := newEngine(t, 0)
+	h := local.hold("a", false)
+	sub := e.Subscribe()
+	defer sub.Close()
+	sub.SetWakeDelay(time.Microsecond)
+	e.Define(cell("a", "1"))
+	call := next(t, h)
+	select {
+	case <-sub.C():
+	case <-time.After(10 * time.Second):
+		t.Fatal("no wake-up while a runs")
+	}
+	var got []string
+	for _, ev := range sub.Next() {
+		got = append(got, ev.Kind.String()+":"+summary(ev.Cell))
+	}
+	if s := strings.Join(got, " "); s != "defined:queued state:running" {
+		t.Errorf("events while a runs: %s", s)
+	}
+	call.release()
+	wait(t, e)
+	if evs := sub.Next(); len(evs) != 1 || summary(evs[0].Cell) != "ready 1" {
+		t.Errorf("events once quiet: %v", evs)
+	}
+	sub.SetWakeDelay(0)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if sub.delay != wakeDelay {
+		t.Errorf("SetWakeDelay(0) left the delay at %v, want %v", sub.delay, wakeDelay)
+	}
+}
+
 func TestSubscriptionTakeWhilePublishing(t *testing.T) {
 	e, _, _ := newEngine(t, 0)
 	sub := e.Subscribe()

@@ -76,6 +76,7 @@ func startRecording(path string, engine *reactive.Engine, servers Servers, width
 	r.rec = rec
 	// Subscribe first, then take the cells: nothing happens unseen.
 	r.sub = engine.Subscribe()
+	r.sub.SetWakeDelay(record.WakeDelay) // it works per event, not per frame
 	if cells := engine.Cells(); len(cells) > 0 {
 		if err := rec.RecordCells(cells); err != nil {
 			r.sub.Close()

@@ -84,8 +84,9 @@ var burstSetups = []burstSetup{
 
 // How a burst is run: with nothing following the engine, with a subscriber
 // that drops the events (the engine's cost of publishing them, which any
-// follower pays, the TUI's too), or with a Recorder following the engine
-// into a file, as Follow does.
+// follower pays, the TUI's too; it is woken at the subscription's default
+// pace, as the TUI is), or with a Recorder following the engine into a
+// file, as Follow does (woken every WakeDelay).
 const (
 	plain = iota
 	subscribed

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -353,6 +354,20 @@ func TestAppendString(t *testing.T) {
 		json.Unmarshal(want, &wantBack)
 		if back != wantBack {
 			t.Errorf("%q: reads back as %q, encoding/json's as %q", s, back, wantBack)
+		}
+	}
+}
+
+// TestNumber: the text of a recorder's count of events is the count's.
+func TestNumber(t *testing.T) {
+	r, err := New(io.Discard, Header{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 100_001 {
+		r.numberLocked()
+		if string(r.seqText) != strconv.FormatUint(r.seq, 10) {
+			t.Fatalf("event %d numbered %s", r.seq, r.seqText)
 		}
 	}
 }
@@ -800,6 +815,54 @@ func TestFromEngineKinds(t *testing.T) {
 		if ev.Kind != tc.want || ev.Cell != "x" || ev.Version != 3 || ev.State != tc.view.State || ev.Offset != time.Millisecond ||
 			tc.check != nil && !tc.check(ev) {
 			t.Errorf("%v %v: %+v, want kind %s", tc.kind, tc.view.State, ev, tc.want)
+		}
+	}
+}
+
+// TestAppendEngineEvent: the recorder formats an engine's event where it
+// is, as appendEvent formats the event FromEngine returns.
+func TestAppendEngineEvent(t *testing.T) {
+	started := time.Now()
+	c := lang.ParseCell("w\"x.sp", 3, "x = \"é\\n\" + remote pmap(f, range(8))")
+	dup := lang.ParseCell("w.sp", 9, "x = 2")
+	huge := starlark.String(strings.Repeat("é", MaxRepr))
+	codeErr := &lang.Error{Pos: lang.Pos{File: "w.sp", Line: 4, Col: 2}, Msg: "boom", Backtrace: "Traceback\n  f()"}
+	views := []reactive.CellView{
+		{State: reactive.Queued},
+		{Cell: c, Dups: []*lang.Cell{dup, c}, State: reactive.Error, Err: &reactive.DuplicateError{Name: "x", Pos: []lang.Pos{c.Pos, dup.Pos}}},
+		{Cell: c, State: reactive.Ready, Value: starlark.MakeInt(7), Where: "local", Took: 1500 * time.Microsecond, Attempts: 1},
+		{State: reactive.Running, Where: "remote", Runs: 1},
+		{State: reactive.Running, Where: "gpu-\u2028", Progress: reactive.Progress{Done: 3, Total: 8}},
+		{State: reactive.Ready, Value: starlark.MakeInt64(1 << 62), Where: "srv", Took: time.Hour, Attempts: 12, Progress: reactive.Progress{Done: 8, Total: 8}},
+		{State: reactive.Ready, Value: huge},
+		{State: reactive.Ready, Value: mustAttr(starlark.String("x"), "upper")},
+		{State: reactive.Ready}, // no value
+		{State: reactive.Error, Err: codeErr, Where: "local", Took: time.Microsecond},
+		{State: reactive.Error, Err: fmt.Errorf("eval: %w", &lang.Error{Pos: lang.Pos{Col: 3}, Msg: "no place"})},
+		{State: reactive.Error, Err: errors.New("")},
+		{State: reactive.Cancelled, Err: context.Canceled},
+		{State: reactive.Stale, Err: errors.New("lost")},
+		{State: reactive.Unavailable, Err: errors.New("no server")},
+		{State: reactive.UpstreamError, Err: &reactive.InputError{Input: "a", Root: "a"}},
+		{State: reactive.UpstreamError, Err: &reactive.InputError{Input: "a", Root: "b"}},
+		{State: reactive.State(42)},
+	}
+	var cbuf []byte
+	seq := uint64(0)
+	for _, kind := range []reactive.EventKind{reactive.Defined, reactive.StateChanged, reactive.ValueChanged, reactive.Deleted} {
+		for i, v := range views {
+			for _, name := range []string{"x", "sq\"\\ é\x01"} {
+				v.Name, v.Version = name, i*5
+				seq += 99
+				ev := reactive.Event{Time: started.Add(time.Duration(i) * 1234567), Kind: kind, Cell: v}
+				want := FromEngine(ev, started)
+				want.Seq = seq
+				var got []byte
+				got, cbuf = appendEngineEvent(nil, strconv.AppendUint(nil, seq, 10), appendMillis(nil, want.Offset), &ev, cbuf)
+				if string(got) != string(appendEvent(nil, &want)) {
+					t.Errorf("%v %d:\n got %s\nwant %s", kind, i, got, appendEvent(nil, &want))
+				}
+			}
 		}
 	}
 }
