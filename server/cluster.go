@@ -77,7 +77,7 @@ const (
 	gossipInterval   = 100 * time.Millisecond
 	suspicionMult    = 3
 	suspicionMaxMult = 2
-	pushPull         = 10 * time.Second // full state exchange with a random member, this often
+	pushPull         = 3 * time.Second // full state exchange with a random member, this often
 )
 
 // derive returns a key for purpose derived from the cluster's secret.
@@ -424,7 +424,7 @@ func (c *cluster) spread(doc []byte) {
 		}
 		c.wg.Go(func() {
 			if err := c.ml.SendReliable(n, msg); err != nil {
-				c.s.log.Info("published function not sent to a member; it gets it at the next exchange", "member", n.Name, "error", err)
+				c.s.log.Warn("published function not sent to a member; it gets it at the next exchange", "member", n.Name, "error", err)
 			}
 		})
 	}

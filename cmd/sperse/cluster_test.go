@@ -267,10 +267,11 @@ func function(t *testing.T, src string) lang.Value {
 }
 
 // waitVersion waits until every server of c advertises version of the
-// published function name (0: none).
+// published function name (0: none): at once, as a rule, and at the
+// latest after a full exchange of state between members (every 3s).
 func waitVersion(t *testing.T, c *remote.Client, name string, version int) {
 	t.Helper()
-	for range 300 {
+	for range 600 {
 		all := true
 		for _, s := range c.Servers() {
 			if s.Signatures[name].Version != version {
