@@ -99,7 +99,7 @@ type Client struct {
 	mu       sync.Mutex
 	closed   bool
 	servers  []*server       // in order of Connect
-	learning map[string]bool // addresses of members being connected to (see members)
+	learning map[string]bool // addresses of members being connected to, or that refused the client (see members)
 }
 
 // server is one server added with Connect. Its fields after cancel are

@@ -51,6 +51,11 @@ func (c *Client) reconcileMembers() {
 			}
 		}
 	}
+	for addr := range c.learning {
+		if _, ok := listed[addr]; !ok {
+			delete(c.learning, addr) // tried again if it is listed again
+		}
+	}
 	var learn []string
 	for addr, full := range listed {
 		if c.findLocked(addr) == nil && !c.learning[addr] {
@@ -90,16 +95,21 @@ func (c *Client) listerLocked(address string) string {
 }
 
 // learn connects to the member at address, listed by the server named via.
+// A member that refuses the client (its token, say) is not tried again
+// while it stays listed: the client reaches it through via.
 func (c *Client) learn(address, via string) {
 	err := c.connect(c.ctx, address, via)
 	addr, _, _ := SplitAddress(address)
 	addr, _ = NormalizeAddr(addr)
+	if err != nil {
+		if c.ctx.Err() == nil {
+			c.log.Info("cluster member not usable directly; reached through "+via, "addr", addr, "err", err)
+		}
+		return
+	}
 	c.mu.Lock()
 	delete(c.learning, addr)
 	c.mu.Unlock()
-	if err != nil && c.ctx.Err() == nil {
-		c.log.Info("cluster member not usable directly; reached through "+via, "addr", addr, "err", err)
-	}
 }
 
 // forwardsLocked reports whether s can take work for r that it cannot run
