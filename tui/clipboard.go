@@ -36,12 +36,8 @@ func copyCmd(name string, v lang.Value) tea.Cmd {
 
 // cmdCopy is :copy [NAME].
 func (m *Model) cmdCopy(args []string) tea.Cmd {
-	name := m.selName
-	if len(args) == 1 {
-		name = args[0]
-	}
-	if name == "" {
-		m.fail("no cell selected")
+	name, ok := m.cellArg(args)
+	if !ok {
 		return nil
 	}
 	v, ok := m.readyValue(name)

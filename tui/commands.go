@@ -125,13 +125,22 @@ func (m *Model) cmdRerun(args []string) tea.Cmd {
 	return nil
 }
 
-func (m *Model) cmdCancel(args []string) tea.Cmd {
-	name := m.selName
+// cellArg returns the cell a command with an optional NAME argument is
+// about: the one named, or the selected cell; if there is none, it says so.
+func (m *Model) cellArg(args []string) (string, bool) {
 	if len(args) == 1 {
-		name = args[0]
+		return args[0], true
 	}
-	if name == "" {
+	if m.selName == "" {
 		m.fail("no cell selected")
+		return "", false
+	}
+	return m.selName, true
+}
+
+func (m *Model) cmdCancel(args []string) tea.Cmd {
+	name, ok := m.cellArg(args)
+	if !ok {
 		return nil
 	}
 	if m.engine.Cancel(name) {

@@ -23,12 +23,8 @@ type publishedMsg struct {
 // cmdPublish publishes the function of a cell (the selected one) under its
 // name, through the servers' client: publish(f) from the prompt.
 func (m *Model) cmdPublish(args []string) tea.Cmd {
-	name := m.selName
-	if len(args) == 1 {
-		name = args[0]
-	}
-	if name == "" {
-		m.fail("no cell selected")
+	name, ok := m.cellArg(args)
+	if !ok {
 		return nil
 	}
 	p, ok := m.opts.Servers.(lang.Publisher)
