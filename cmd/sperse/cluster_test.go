@@ -158,11 +158,11 @@ func TestClusterForwardsForClientsOfOneMember(t *testing.T) {
 	c := clusterClient(t, "token-a", a.pinned)
 	// The client learns b from a, and may not use it: the cell goes to a,
 	// which forwards it.
-	var got, where string
+	var got string
 	for range 200 {
 		v, err := evalNoFail(c, "x = remote fb(7)")
 		if err == nil {
-			got, where = v.String(), "a"
+			got = v.String()
 			break
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -170,8 +170,7 @@ func TestClusterForwardsForClientsOfOneMember(t *testing.T) {
 	if got != `[7, "b"]` {
 		t.Fatalf("remote fb(7) through a = %q, want [7, \"b\"]; servers %+v\nlogs of a:\n%s", got, c.Servers(), a.logs)
 	}
-	_, where = evalCell(t, c, "x = remote fb(8)")
-	if where != "a" {
+	if _, where := evalCell(t, c, "x = remote fb(8)"); where != "a" {
 		t.Errorf("the forwarded cell ran on %s as the client sees it, want a", where)
 	}
 	if !strings.Contains(a.logs.String(), "forwarded=b") {
