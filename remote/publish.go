@@ -31,16 +31,7 @@ func (c *Client) Publish(ctx context.Context, name string, fn lang.Value) (int, 
 	if err != nil {
 		return 0, err
 	}
-	v, s, err := c.publishOp(ctx, PublishJob{Op: OpPublish, Name: name, Func: code})
-	if err != nil {
-		return 0, err
-	}
-	n, err := c.versionOf(s, v)
-	if err != nil {
-		return 0, err
-	}
-	c.awaitAdvert(ctx, s, func(w *Welcome) bool { sig, ok := w.Signatures[name]; return ok && sig.Version == n })
-	return n, nil
+	return c.makeCurrent(ctx, PublishJob{Op: OpPublish, Name: name, Func: code})
 }
 
 // Versions implements lang.Publisher.
@@ -59,7 +50,13 @@ func (c *Client) Versions(ctx context.Context, name string) ([]lang.PublishedVer
 // Rollback implements lang.Publisher. Like Publish, it returns once the
 // server advertises the version it made current.
 func (c *Client) Rollback(ctx context.Context, name string) (int, error) {
-	v, s, err := c.publishOp(ctx, PublishJob{Op: OpRollback, Name: name})
+	return c.makeCurrent(ctx, PublishJob{Op: OpRollback, Name: name})
+}
+
+// makeCurrent runs job, which makes a version of job.Name current, and
+// returns that version once the server advertises it.
+func (c *Client) makeCurrent(ctx context.Context, job PublishJob) (int, error) {
+	v, s, err := c.publishOp(ctx, job)
 	if err != nil {
 		return 0, err
 	}
@@ -67,7 +64,7 @@ func (c *Client) Rollback(ctx context.Context, name string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	c.awaitAdvert(ctx, s, func(w *Welcome) bool { sig, ok := w.Signatures[name]; return ok && sig.Version == n })
+	c.awaitAdvert(ctx, s, func(w *Welcome) bool { sig, ok := w.Signatures[job.Name]; return ok && sig.Version == n })
 	return n, nil
 }
 
