@@ -5,8 +5,15 @@ import (
 	"sync"
 )
 
-// progressKey is the context key of an evaluation's progress reporter.
-type progressKey struct{}
+// ProgressKey is the context key of an evaluation's progress reporter
+// (WithProgress). A context type of its own can carry a reporter, without
+// the allocations of context.WithValue, by answering Value(ProgressKey{})
+// with a reporter made by NewReporter, the same one on every call.
+type ProgressKey struct{}
+
+// NewReporter returns a progress reporter that reports to report, for a
+// context's Value(ProgressKey{}) (see WithProgress).
+func NewReporter(report func(done, total int)) any { return &progress{report: report} }
 
 // WithProgress returns a copy of ctx with which an evaluation (Interp.Eval,
 // Interp.Call) reports the progress of its split work (pmap, mapreduce) to
@@ -22,9 +29,9 @@ func WithProgress(ctx context.Context, report func(done, total int)) context.Con
 		if progressFrom(ctx) == nil {
 			return ctx
 		}
-		return context.WithValue(ctx, progressKey{}, (*progress)(nil))
+		return context.WithValue(ctx, ProgressKey{}, (*progress)(nil))
 	}
-	return context.WithValue(ctx, progressKey{}, &progress{report: report})
+	return context.WithValue(ctx, ProgressKey{}, &progress{report: report})
 }
 
 // progress is the reporter of one evaluation.
@@ -38,7 +45,7 @@ type progress struct {
 
 // progressFrom returns the reporter in ctx, or nil.
 func progressFrom(ctx context.Context) *progress {
-	p, _ := ctx.Value(progressKey{}).(*progress)
+	p, _ := ctx.Value(ProgressKey{}).(*progress)
 	return p
 }
 

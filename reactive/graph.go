@@ -1,7 +1,6 @@
 package reactive
 
 import (
-	"context"
 	"slices"
 	"time"
 
@@ -46,9 +45,9 @@ type node struct {
 	progSent  time.Time   // when the progress was last published
 	progTimer *time.Timer // publishes the progress when it is due; nil if none is pending
 
-	run     uint64             // the evaluation in flight (queued for a worker or running); 0 if none
-	cancel  context.CancelFunc // cancels the running evaluation
-	waiting int                // while Queued: the deps not settled yet
+	run     uint64   // the evaluation in flight (queued for a worker or running); 0 if none
+	eval    *evalCtx // the context of the running evaluation
+	waiting int      // while Queued: the deps not settled yet
 
 	// Promise pipelining: promise is that of the remote evaluation in
 	// flight, if remote cells use n; pipelined says that the evaluation in
@@ -288,9 +287,9 @@ func (e *Engine) stopLocked(n *node) {
 	n.run = 0
 	n.promise, n.pipelined = nil, false
 	e.stopProgressLocked(n)
-	if n.cancel != nil {
-		n.cancel()
-		n.cancel = nil
+	if n.eval != nil {
+		n.eval.cancel()
+		n.eval = nil
 	}
 }
 

@@ -216,16 +216,14 @@ func (e *Engine) worker() {
 
 // startLocked makes n Running and returns the context and request of its
 // evaluation. The context carries the evaluation's progress reporter (see
-// lang.WithProgress).
+// lang.ProgressKey).
 func (e *Engine) startLocked(n *node, where string) (context.Context, Request) {
 	n.runs++
 	n.state, n.where = Running, where
 	n.started, n.finished = e.nowLocked(), time.Time{}
 	n.attempts, n.progress, n.progSent = 0, Progress{}, time.Time{}
-	ctx, cancel := context.WithCancel(context.Background())
-	n.cancel = cancel
-	run := n.run
-	ctx = lang.WithProgress(ctx, func(done, total int) { e.progressed(n, run, done, total) })
+	ctx := &evalCtx{e: e, n: n, run: n.run}
+	n.eval = ctx
 	req := Request{Cell: n.cell, Scope: make(map[string]lang.Value, len(n.deps))}
 	for _, d := range n.deps {
 		if d.state == Running {
@@ -254,8 +252,8 @@ func (e *Engine) finishLocked(j job, res Result) {
 		return
 	}
 	n.run = 0
-	n.cancel()
-	n.cancel = nil
+	n.eval.cancel()
+	n.eval = nil
 	n.promise, n.pipelined = nil, false
 	e.stopProgressLocked(n)
 	n.finished = e.nowLocked()
