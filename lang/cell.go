@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 
 	"go.starlark.net/starlark"
+	"go.starlark.net/syntax"
 )
 
 // Value is a Starlark value: the value of a cell.
@@ -78,9 +79,10 @@ type Cell struct {
 	Free     []string // free names the cell's code uses (other cells and builtins), sorted
 	Err      error    // non-nil if the cell cannot run: a syntax error (*Error)
 
-	code    string                   // the Starlark code: Source with "remote@sel" blanked or removed
-	codeCol int                      // the column at which code starts
-	prog    atomic.Pointer[compiled] // compiled code, cached for the last scope seen (see compile)
+	code    string                      // the Starlark code: Source with "remote@sel" blanked or removed
+	codeCol int                         // the column at which code starts
+	prog    atomic.Pointer[compiled]    // compiled code, cached for the last scope seen (see compile)
+	parsed  atomic.Pointer[syntax.File] // code as ParseCell parsed it, for the first compile to take
 }
 
 // Deps returns the free names of c that are names in isCell: the cells it depends on.

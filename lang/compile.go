@@ -2,7 +2,9 @@ package lang
 
 import (
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"go.starlark.net/resolve"
@@ -16,12 +18,37 @@ import (
 const unitKey = "__sperse_unit__"
 
 // compiled is the compiled code of a cell for one interpreter and one set of
-// scope names (which free names are cells rather than builtins).
+// scope names (which free names are cells rather than builtins): a program
+// run by Init, or, for a plain expression (see plainExpr), a function.
 type compiled struct {
 	in      *Interp
 	inScope []bool // for each of the cell's Free names: whether it came from the scope
 	prog    *starlark.Program
 	unit    *unit
+
+	// expr is the function of a plain expression: its parameters are the
+	// cell's free names from the scope, in order.
+	expr *starlark.Function
+
+	// formula is the plain expression as a formula, if it is one. Then
+	// expr is compiled by the first evaluation that needs it (once):
+	// lazy is the expression until then.
+	formula *formula
+	once    sync.Once
+	lazy    func() (*starlark.Function, error)
+	lazyErr error
+}
+
+// general compiles co's expr, if co is a formula that has not compiled it
+// yet, for a scope in which the formula does not apply.
+func (co *compiled) general() error {
+	co.once.Do(func() {
+		if co.lazy != nil {
+			co.expr, co.lazyErr = co.lazy()
+			co.lazy = nil
+		}
+	})
+	return co.lazyErr
 }
 
 // matches reports whether co was compiled by in for a scope with the same names.
@@ -43,10 +70,17 @@ func (in *Interp) compile(c *Cell, scope map[string]Value) (*compiled, error) {
 	if co := c.prog.Load(); co.matches(in, c.Free, scope) {
 		return co, nil
 	}
-	f, err := parseCode(c.Pos.File, c.Pos.Line, c.codeCol, c.code)
-	if err != nil {
-		return nil, err
+	// The tree ParseCell made, resolved only to find the free names, is
+	// compiled as it is by the first compile to take it; compiling
+	// changes it, so the next compile parses the code again.
+	f := c.parsed.Swap(nil)
+	if f == nil {
+		var err error
+		if f, err = parseCode(c.Pos.File, c.Pos.Line, c.codeCol, c.code); err != nil {
+			return nil, err
+		}
 	}
+	var err error
 	if c.Kind == AnonCell {
 		// Make "expr" into "_N = expr" so the value is the module's global _N.
 		stmt := f.Stmts[0].(*syntax.ExprStmt)
@@ -61,12 +95,109 @@ func (in *Interp) compile(c *Cell, scope map[string]Value) (*compiled, error) {
 			fromScope[name] = true
 		}
 	}
-	co.prog, co.unit, err = in.compileFile(f, c.code, Pos{c.Pos.File, c.Pos.Line, c.codeCol}, fromScope)
+	if x := plainExpr(c, f); x != nil {
+		if co.formula = makeFormula(x, c.Free, co.inScope, in.builtinDict()); co.formula != nil {
+			co.lazy = func() (*starlark.Function, error) { return in.compileExpr(f, x, c.Free, co.inScope) }
+		} else {
+			co.expr, err = in.compileExpr(f, x, c.Free, co.inScope)
+		}
+	} else {
+		co.prog, co.unit, err = in.compileFile(f, c.code, Pos{c.Pos.File, c.Pos.Line, c.codeCol}, fromScope)
+	}
 	if err != nil {
 		return nil, err
 	}
 	c.prog.Store(co)
 	return co, nil
+}
+
+// plainExpr returns the expression of value cell c, parsed as f, if it is a
+// plain expression: one that defines no function (no lambda) and does not
+// use the cell's own name. Such a cell runs as a call of a function of its
+// scope (compileExpr), which costs a fraction of running a module: no
+// globals, no environment to build per evaluation. A function made by the
+// code must find its source through its module's unit, hence the lambdas
+// are left to the module path; so is a self-reference, whose error
+// ("referenced before assignment") only a module gives.
+func plainExpr(c *Cell, f *syntax.File) syntax.Expr {
+	if c.Kind == FuncCell || len(f.Stmts) != 1 || slices.Contains(c.Free, c.Name) {
+		return nil
+	}
+	a, ok := f.Stmts[0].(*syntax.AssignStmt)
+	if !ok || a.Op != syntax.EQ {
+		return nil
+	}
+	if id, ok := a.LHS.(*syntax.Ident); !ok || id.Name != c.Name {
+		return nil
+	}
+	plain := true
+	syntax.Walk(a.RHS, func(n syntax.Node) bool {
+		if _, ok := n.(*syntax.LambdaExpr); ok {
+			plain = false
+		}
+		return plain
+	})
+	if !plain {
+		return nil
+	}
+	return a.RHS
+}
+
+// toplevel is the name of the function of a plain expression: what a
+// backtrace shows for a module's code, so that an error reads the same
+// whichever way the cell runs.
+const toplevel = "<toplevel>"
+
+// compileExpr compiles x, the expression of file f, as the function
+//
+//	def <toplevel>(p1, p2, ...): return x
+//
+// whose parameters are the names of free that are in the scope (inScope).
+// The function is made once, with the builtins it uses bound, and is safe
+// to call from any number of threads at once.
+func (in *Interp) compileExpr(f *syntax.File, x syntax.Expr, free []string, inScope []bool) (*starlark.Function, error) {
+	builtins := in.builtinDict()
+	guardRepeats(f)
+	pos, _ := x.Span()
+	def := &syntax.DefStmt{Def: pos, Name: &syntax.Ident{NamePos: pos, Name: toplevel}, Lparen: pos, Rparen: pos,
+		Body: []syntax.Stmt{&syntax.ReturnStmt{Return: pos, Result: x}}}
+	env := starlark.StringDict{repeatKey: repeatGuard}
+	for i, name := range free {
+		if inScope[i] {
+			def.Params = append(def.Params, &syntax.Ident{NamePos: pos, Name: name})
+		} else if v, ok := builtins[name]; ok {
+			env[name] = v
+		}
+	}
+	prog, err := starlark.FileProgram(&syntax.File{Path: f.Path, Stmts: []syntax.Stmt{def}, Options: f.Options}, env.Has)
+	if err != nil {
+		return nil, convertError(err)
+	}
+	globals, err := prog.Init(new(starlark.Thread), env)
+	if err != nil {
+		return nil, convertError(err)
+	}
+	return globals[toplevel].(*starlark.Function), nil
+}
+
+// call evaluates co's plain expression with the values of scope.
+func (co *compiled) call(thread *starlark.Thread, c *Cell, scope map[string]Value) (Value, error) {
+	args := make(starlark.Tuple, 0, co.expr.NumParams())
+	var m *meter
+	for i, name := range c.Free {
+		if !co.inScope[i] {
+			continue
+		}
+		v := scope[name]
+		if x, ok := v.(*Vec); ok {
+			if m == nil {
+				m = meterOf(thread)
+			}
+			v = x.metered(m)
+		}
+		args = append(args, v)
+	}
+	return starlark.Call(thread, co.expr, args, nil)
 }
 
 // compileFile compiles f, whose source text is src, in an environment where the

@@ -99,13 +99,33 @@ func (in *Interp) Eval(ctx context.Context, c *Cell, scope map[string]Value) (Va
 	if err != nil {
 		return nil, err
 	}
-	globals, err := in.run(ctx, c.Name, func(thread *starlark.Thread) (starlark.StringDict, error) {
-		return co.prog.Init(thread, meterScope(thread, co.predeclared(c, scope)))
+	if co.formula != nil && co.formula.applies(scope) {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("%s: %w", c.Name, err)
+		}
+		v, err := co.formula.x.eval(scope)
+		if err != nil {
+			return nil, err
+		}
+		v.Freeze()
+		return v, nil
+	}
+	if err := co.general(); err != nil {
+		return nil, err
+	}
+	var v Value
+	_, err = in.run(ctx, c.Name, func(thread *starlark.Thread) (starlark.StringDict, error) {
+		if co.expr != nil {
+			v, err = co.call(thread, c, scope)
+			return nil, err
+		}
+		globals, err := co.prog.Init(thread, meterScope(thread, co.predeclared(c, scope)))
+		v = globals[c.Name]
+		return nil, err
 	})
 	if err != nil {
 		return nil, err
 	}
-	v := globals[c.Name]
 	if v == nil {
 		return nil, &Error{Pos: c.Pos, Msg: fmt.Sprintf("cell %s defined no value", c.Name)}
 	}
@@ -144,7 +164,7 @@ func (in *Interp) run(ctx context.Context, name string, body func(*starlark.Thre
 	pt.limits = limits{maxSteps: maxSteps, maxMemory: in.maxMemory()}
 	thread.SetMaxExecutionSteps(min(maxSteps, checkEvery)) // pt.check raises it
 	pt.state = evalState{in: in, ctx: ctx}
-	stop := context.AfterFunc(ctx, func() { thread.Cancel(context.Cause(ctx).Error()) })
+	stop := afterFunc(ctx, pt.cancel)
 	watched := pt.limits.watched()
 	if watched {
 		watchMemory(pt)
@@ -299,8 +319,18 @@ var threadPool = sync.Pool{New: func() any {
 	pt.thread.Print = func(*starlark.Thread, string) {}
 	pt.thread.SetLocal(threadKey, &pt.state)
 	pt.thread.OnMaxSteps = pt.check
+	pt.cancel = func() { pt.thread.Cancel(context.Cause(pt.state.ctx).Error()) }
 	return pt
 }}
+
+// afterFunc is context.AfterFunc(ctx, f), without its allocations when ctx
+// has an AfterFunc method of its own (as the reactive engine's contexts do).
+func afterFunc(ctx context.Context, f func()) (stop func() bool) {
+	if a, ok := ctx.(interface{ AfterFunc(func()) func() bool }); ok {
+		return a.AfterFunc(f)
+	}
+	return context.AfterFunc(ctx, f)
+}
 
 // pooledThread is a thread, the state its builtins find in it, and the
 // limits it checks.
@@ -308,6 +338,7 @@ type pooledThread struct {
 	thread starlark.Thread
 	state  evalState
 	limits limits
+	cancel func() // cancels thread, giving the cause of state.ctx
 }
 
 func state(thread *starlark.Thread) *evalState {

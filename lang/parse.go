@@ -212,6 +212,9 @@ func ParseCell(filename string, line int, text string) *Cell {
 		if f, err = parseCode(filename, line, c.codeCol, code); err == nil {
 			if err = c.classify(f); err == nil {
 				c.Free, c.Err = freeNames(f)
+				if c.Err == nil && !c.Remote {
+					c.parsed.Store(f) // a local cell is compiled here, soon
+				}
 				return c
 			}
 		}
