@@ -43,17 +43,22 @@ type Engine struct {
 
 	queue    []job // local evaluations waiting for a worker, from queue[head]
 	head     int
-	workers  int           // local workers
-	busy     int           // local workers inside Executor.Eval
-	inflight int           // jobs queued or evaluating
-	quiet    chan struct{} // closed when inflight drops to 0; nil if nobody waits
-	decide   []*node       // Queued cells whose inputs have settled
-	resolve  []*node       // cells whose deps must be resolved again
-	aff      []*node       // scratch for propagate
-	stack    []*node
-	order2   []*node
-	subs     []*Subscription
-	seq      uint64 // events published so far
+	workers  int // local workers
+	busy     int // local workers inside Executor.Eval
+	inflight int // jobs queued or evaluating
+
+	remoteQueue   []remoteJob // remote evaluations waiting for a remote worker, from remoteQueue[remoteHead]
+	remoteHead    int
+	remoteWorkers int           // remote workers
+	remoteBusy    int           // remote workers inside Executor.Eval
+	quiet         chan struct{} // closed when inflight drops to 0; nil if nobody waits
+	decide        []*node       // Queued cells whose inputs have settled
+	resolve       []*node       // cells whose deps must be resolved again
+	aff           []*node       // scratch for propagate
+	stack         []*node
+	order2        []*node
+	subs          []*Subscription
+	seq           uint64 // events published so far
 
 	uncommitted bool // events were published since e.mu was taken (see commitLocked)
 

@@ -3,6 +3,7 @@ package reactive
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -20,6 +21,8 @@ type pipeFake struct {
 	mu      sync.Mutex
 	pending map[string][]string // by cell: the names pending when it was called
 	started []string            // cells in the order they were called
+	inside  int                 // evaluations in Eval now
+	most    int                 // the most there were at once
 }
 
 func (p *pipeFake) Pipelines() bool { return true }
@@ -33,7 +36,14 @@ func (p *pipeFake) Eval(ctx context.Context, req Request) Result {
 	slices.Sort(names)
 	p.pending[req.Cell.Name] = names
 	p.started = append(p.started, req.Cell.Name)
+	p.inside++
+	p.most = max(p.most, p.inside)
 	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		p.inside--
+		p.mu.Unlock()
+	}()
 	req, err := req.Await(ctx)
 	if err != nil {
 		return Result{Err: err}
@@ -167,5 +177,26 @@ func TestNoPipeliningWithoutPipeliner(t *testing.T) {
 	wait(t, e)
 	if got := summaries(e)["b"]; got != "ready 2" {
 		t.Errorf("b = %s", got)
+	}
+}
+
+// A pipelined chain longer than the remote evaluations the engine runs at
+// once: the links past the bound wait in the engine's queue, in order, and
+// the chain completes; never more than maxRemote are in the executor.
+func TestPipelinedChainPastTheBound(t *testing.T) {
+	e, p := newPipeEngine(t)
+	n := maxRemote + 50
+	cells := []*lang.Cell{remoteCell("r0", "1")}
+	for i := 1; i < n; i++ {
+		cells = append(cells, remoteCell(fmt.Sprintf("r%d", i), fmt.Sprintf("r%d + 1", i-1)))
+	}
+	e.Load(cells)
+	wait(t, e)
+	last := state(t, e, fmt.Sprintf("r%d", n-1))
+	if last.State != Ready || last.Value.String() != fmt.Sprint(n) {
+		t.Fatalf("the last link is %v %v (%v), want %d", last.State, last.Value, last.Err, n)
+	}
+	if p.most > maxRemote || p.most < 2 {
+		t.Fatalf("%d remote evaluations at once, want 2 to %d", p.most, maxRemote)
 	}
 }
