@@ -213,7 +213,7 @@ func (in *Interp) jobCell(k cellKey, src, file string, line int, name string) (*
 	if c := in.cells.get(k); c != nil {
 		return c, nil
 	}
-	c := ParseCell(file, line, src)
+	c := parseCell(file, line, src, true)
 	if c == nil {
 		return nil, fmt.Errorf("decode job: cell %s has no code", name)
 	}

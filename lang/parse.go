@@ -201,6 +201,14 @@ func IsSelectorName(s string) bool { return validSelector.MatchString(s) }
 // anonymous cell is returned with an empty Name; the caller names it before
 // sharing the cell.
 func ParseCell(filename string, line int, text string) *Cell {
+	return parseCell(filename, line, text, false)
+}
+
+// parseCell is ParseCell. The tree it parses is kept for the first
+// compile (see compile) if the cell is local, or if compiled, which says
+// that the cell is about to be compiled here whatever it is (a job's cell
+// on a server).
+func parseCell(filename string, line int, text string, compiled bool) *Cell {
 	if strings.TrimSpace(text) == "" || allBlankOrComment(text) {
 		return nil
 	}
@@ -212,8 +220,8 @@ func ParseCell(filename string, line int, text string) *Cell {
 		if f, err = parseCode(filename, line, c.codeCol, code); err == nil {
 			if err = c.classify(f); err == nil {
 				c.Free, c.Err = freeNames(f)
-				if c.Err == nil && !c.Remote {
-					c.parsed.Store(f) // a local cell is compiled here, soon
+				if c.Err == nil && (compiled || !c.Remote) {
+					c.parsed.Store(f)
 				}
 				return c
 			}
