@@ -49,16 +49,18 @@ type Engine struct {
 
 	remoteQueue   []remoteJob // remote evaluations waiting for a remote worker, from remoteQueue[remoteHead]
 	remoteHead    int
-	remoteWorkers int           // remote workers
-	remoteBusy    int           // remote workers inside Executor.Eval
-	quiet         chan struct{} // closed when inflight drops to 0; nil if nobody waits
-	decide        []*node       // Queued cells whose inputs have settled
-	resolve       []*node       // cells whose deps must be resolved again
-	aff           []*node       // scratch for propagate
-	stack         []*node
-	order2        []*node
-	subs          []*Subscription
-	seq           uint64 // events published so far
+	remoteWorkers int // remote workers
+	remoteBusy    int // remote workers inside Executor.Eval
+
+	scopes  []map[string]lang.Value // empty scopes of ended evaluations, for reuse
+	quiet   chan struct{}           // closed when inflight drops to 0; nil if nobody waits
+	decide  []*node                 // Queued cells whose inputs have settled
+	resolve []*node                 // cells whose deps must be resolved again
+	aff     []*node                 // scratch for propagate
+	stack   []*node
+	order2  []*node
+	subs    []*Subscription
+	seq     uint64 // events published so far
 
 	uncommitted bool // events were published since e.mu was taken (see commitLocked)
 
