@@ -222,15 +222,38 @@ func (in *Interp) RunChunk(ctx context.Context, ch Chunk) (Value, error) {
 		// (its interpreter reuses one too), so one tuple serves every call.
 		_, reuse := ch.Map.(*starlark.Function)
 		args := starlark.Tuple{nil}
-		var x starlark.Value
+		// A lambda whose body is a formula is applied without a call. Its
+		// steps are counted every batch of elements. Where it fails, the
+		// call is made: the formula gives the interpreter's values, and a
+		// failing element fails the same way, with the error and backtrace
+		// of the call.
+		lf := lambdaFormula(ch.Map)
+		const batch = 256
+		var (
+			x    starlark.Value
+			done int
+		)
 		for it.Next(&x) {
-			if !reuse {
-				args = starlark.Tuple{nil}
+			var (
+				y   starlark.Value
+				err error
+			)
+			if _, vec := x.(*Vec); lf != nil && !vec {
+				if done++; done%batch == 0 {
+					if err := charge(thread, batch*lf.steps*elemsPerStep); err != nil {
+						return nil, err
+					}
+				}
+				y, err = lf.x.eval(fenv{arg: x})
 			}
-			args[0] = x
-			y, err := starlark.Call(thread, ch.Map, args, nil)
-			if err != nil {
-				return nil, err
+			if y == nil {
+				if !reuse {
+					args = starlark.Tuple{nil}
+				}
+				args[0] = x
+				if y, err = starlark.Call(thread, ch.Map, args, nil); err != nil {
+					return nil, err
+				}
 			}
 			if !sum {
 				out = append(out, y)

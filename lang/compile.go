@@ -96,7 +96,7 @@ func (in *Interp) compile(c *Cell, scope map[string]Value) (*compiled, error) {
 		}
 	}
 	if x := plainExpr(c, f); x != nil {
-		if co.formula = makeFormula(x, c.Free, co.inScope, in.builtinDict()); co.formula != nil {
+		if co.formula = makeFormula(x, co.resolver(c.Free, in.builtinDict())); co.formula != nil {
 			co.lazy = func() (*starlark.Function, error) { return in.compileExpr(f, x, c.Free, co.inScope) }
 		} else {
 			co.expr, err = in.compileExpr(f, x, c.Free, co.inScope)
@@ -109,6 +109,25 @@ func (in *Interp) compile(c *Cell, scope map[string]Value) (*compiled, error) {
 	}
 	c.prog.Store(co)
 	return co, nil
+}
+
+// resolver says what the names of a formula of co are: its free names
+// from the scope, or the builtins that the others are.
+func (co *compiled) resolver(free []string, builtins starlark.StringDict) func(string) (bool, Value, bool) {
+	return func(name string) (bool, Value, bool) {
+		i, ok := slices.BinarySearch(free, name)
+		switch {
+		case !ok:
+			return false, nil, false
+		case co.inScope[i]:
+			return false, nil, true
+		}
+		if v, ok := builtins[name]; ok {
+			return false, v, true
+		}
+		v, ok := starlark.Universe[name]
+		return false, v, ok
+	}
 }
 
 // plainExpr returns the expression of value cell c, parsed as f, if it is a
@@ -243,9 +262,10 @@ type unit struct {
 
 // funcSource is the source of one function in a unit.
 type funcSource struct {
-	text string   // the def statement or lambda expression
-	pos  Pos      // where text starts
-	refs []string // the global and scope names it uses, nested functions included
+	text    string   // the def statement or lambda expression
+	pos     Pos      // where text starts
+	refs    []string // the global and scope names it uses, nested functions included
+	globals []string // those of refs that are the module's globals
 }
 
 var _ starlark.Value = (*unit)(nil)
@@ -295,11 +315,9 @@ func newUnit(f *syntax.File, src string, start Pos, scope map[string]bool) *unit
 			return true
 		}
 		to = closeBrackets(src, from, to)
-		u.funcs[[2]int32{fn.Pos.Line, fn.Pos.Col}] = &funcSource{
-			text: src[from:to],
-			pos:  toPos(start),
-			refs: refs(fn),
-		}
+		src := &funcSource{text: src[from:to], pos: toPos(start)}
+		src.refs, src.globals = refs(fn)
+		u.funcs[[2]int32{fn.Pos.Line, fn.Pos.Col}] = src
 		return true
 	})
 	return u
@@ -317,15 +335,18 @@ func lineOffsets(s string) []int {
 }
 
 // refs returns the names that fn uses from its module: globals and
-// predeclared names (cells and builtins), those of nested functions included.
-func refs(fn *resolve.Function) []string {
+// predeclared names (cells and builtins), those of nested functions
+// included; and which of them are globals.
+func refs(fn *resolve.Function) (names, globals []string) {
 	seen := map[string]bool{}
-	var names []string
 	visit := func(n syntax.Node) bool {
 		if id, ok := n.(*syntax.Ident); ok {
 			if b, ok := id.Binding.(*resolve.Binding); ok && (b.Scope == resolve.Global || b.Scope == resolve.Predeclared) && !seen[id.Name] && id.Name != repeatKey {
 				seen[id.Name] = true
 				names = append(names, id.Name)
+				if b.Scope == resolve.Global {
+					globals = append(globals, id.Name)
+				}
 			}
 		}
 		return true
@@ -336,7 +357,7 @@ func refs(fn *resolve.Function) []string {
 	for _, s := range fn.Body {
 		syntax.Walk(s, visit)
 	}
-	return names
+	return names, globals
 }
 
 // closeBrackets returns the end of the text src[from:to] extended by the

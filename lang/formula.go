@@ -2,6 +2,7 @@ package lang
 
 import (
 	"math/big"
+	"slices"
 
 	"go.starlark.net/starlark"
 	"go.starlark.net/syntax"
@@ -21,17 +22,28 @@ import (
 // limit (see meter.go), which a formula has not: a cell whose scope holds a
 // vec runs as Starlark.
 type formula struct {
-	x fexpr
+	x     fexpr
+	steps int // the interpreter's steps for it, about: one per node
 }
 
 // fexpr is a node of a formula.
 type fexpr interface {
-	eval(scope map[string]Value) (Value, error)
+	eval(env fenv) (Value, error)
+}
+
+// fenv is what the names of a formula stand for: the scope of a cell, or
+// the argument of a lambda.
+type fenv struct {
+	scope map[string]Value
+	arg   Value
 }
 
 type (
-	fconst  struct{ v Value }  // a literal, or a builtin
-	fname   struct{ n string } // a name from the scope
+	fconst struct{ v Value } // a literal, or a builtin
+	fname  struct {          // a name from the scope, or the lambda's parameter
+		n   string
+		arg bool
+	}
 	fbinary struct {
 		op   syntax.Token
 		x, y fexpr
@@ -49,38 +61,24 @@ type (
 	}
 )
 
-// makeFormula returns x as a formula, or nil if it is not one. inScope
-// tells which of the cell's free names come from the scope; the others are
-// builtins, found in builtins or in Starlark's universe.
-func makeFormula(x syntax.Expr, free []string, inScope []bool, builtins starlark.StringDict) *formula {
-	fromScope := func(name string) (bool, bool) {
-		for i, n := range free {
-			if n == name {
-				return inScope[i], true
-			}
-		}
-		return false, false
-	}
+// makeFormula returns x as a formula, or nil if it is not one. resolve
+// says what each name of x is: the cell's scope or the lambda's argument
+// (arg), a constant (v: a builtin), or neither (ok false: x is no formula).
+func makeFormula(x syntax.Expr, resolve func(name string) (arg bool, v Value, ok bool)) *formula {
 	var conv func(x syntax.Expr) fexpr
 	conv = func(x syntax.Expr) fexpr {
 		switch x := x.(type) {
 		case *syntax.ParenExpr:
 			return conv(x.X)
 		case *syntax.Ident:
-			scoped, free := fromScope(x.Name)
+			arg, v, ok := resolve(x.Name)
 			switch {
-			case !free:
-				return nil
-			case scoped:
-				return fname{x.Name}
+			case !ok:
+				return nil // undefined, or not a constant: the interpreter's case
+			case v == nil:
+				return fname{x.Name, arg}
 			}
-			if v, ok := builtins[x.Name]; ok {
-				return fconst{v}
-			}
-			if v, ok := starlark.Universe[x.Name]; ok {
-				return fconst{v}
-			}
-			return nil // undefined: the compiler says so, with its position
+			return fconst{v}
 		case *syntax.Literal:
 			switch v := x.Value.(type) {
 			case int64:
@@ -135,10 +133,63 @@ func makeFormula(x syntax.Expr, free []string, inScope []bool, builtins starlark
 		}
 		return nil
 	}
+	steps := 0
+	syntax.Walk(x, func(syntax.Node) bool { steps++; return true })
 	if e := conv(x); e != nil {
-		return &formula{e}
+		return &formula{e, steps}
 	}
 	return nil
+}
+
+// lambdaFormula returns the body of fn as a formula of its argument, if fn
+// is a lambda of one parameter whose body is a formula: pmap and mapreduce
+// then apply it to each element without a call, a frame or an allocation
+// (see RunChunk). The other names of the body must be builtins or values
+// the lambda's module was given (constants while it runs, and no vecs,
+// whose operators count steps); a global of the module, a variable it
+// closes over or a default value make it a call as usual.
+func lambdaFormula(fn Value) *formula {
+	f, ok := fn.(*starlark.Function)
+	if !ok || f.Name() != "lambda" || f.NumParams() != 1 || f.NumKwonlyParams() != 0 || f.HasVarargs() ||
+		f.HasKwargs() || f.NumFreeVars() != 0 || f.ParamDefault(0) != nil {
+		return nil
+	}
+	pre := f.Module().Predeclared()
+	u, _ := pre[unitKey].(*unit)
+	if u == nil {
+		return nil
+	}
+	pos := f.Position()
+	src := u.funcs[[2]int32{pos.Line, pos.Col}]
+	if src == nil {
+		return nil
+	}
+	x, err := fileOptions.ParseExpr(src.pos.File, syntax.FilePortion{Content: []byte(src.text),
+		FirstLine: int32(src.pos.Line), FirstCol: int32(src.pos.Col)}, 0)
+	lambda, ok := x.(*syntax.LambdaExpr)
+	if err != nil || !ok || len(lambda.Params) != 1 {
+		return nil
+	}
+	param, ok := lambda.Params[0].(*syntax.Ident)
+	if !ok {
+		return nil
+	}
+	return makeFormula(lambda.Body, func(name string) (bool, Value, bool) {
+		if name == param.Name {
+			return true, nil, true
+		}
+		if slices.Contains(src.globals, name) {
+			return false, nil, false
+		}
+		v, ok := pre[name]
+		if !ok {
+			v, ok = starlark.Universe[name]
+		}
+		if _, vec := v.(*Vec); vec {
+			return false, nil, false
+		}
+		return false, v, ok
+	})
 }
 
 // applies reports whether f can evaluate with scope: whether no value in
@@ -152,16 +203,21 @@ func (f *formula) applies(scope map[string]Value) bool {
 	return true
 }
 
-func (e fconst) eval(map[string]Value) (Value, error) { return e.v, nil }
+func (e fconst) eval(fenv) (Value, error) { return e.v, nil }
 
-func (e fname) eval(scope map[string]Value) (Value, error) { return scope[e.n], nil }
+func (e fname) eval(env fenv) (Value, error) {
+	if e.arg {
+		return env.arg, nil
+	}
+	return env.scope[e.n], nil
+}
 
-func (e fbinary) eval(scope map[string]Value) (Value, error) {
-	x, err := e.x.eval(scope)
+func (e fbinary) eval(env fenv) (Value, error) {
+	x, err := e.x.eval(env)
 	if err != nil {
 		return nil, err
 	}
-	y, err := e.y.eval(scope)
+	y, err := e.y.eval(env)
 	if err != nil {
 		return nil, err
 	}
@@ -185,8 +241,8 @@ func (e fbinary) eval(scope map[string]Value) (Value, error) {
 	return z, nil
 }
 
-func (e funary) eval(scope map[string]Value) (Value, error) {
-	x, err := e.x.eval(scope)
+func (e funary) eval(env fenv) (Value, error) {
+	x, err := e.x.eval(env)
 	if err != nil {
 		return nil, err
 	}
@@ -200,26 +256,26 @@ func (e funary) eval(scope map[string]Value) (Value, error) {
 	return y, nil
 }
 
-func (e fcond) eval(scope map[string]Value) (Value, error) {
-	c, err := e.cond.eval(scope)
+func (e fcond) eval(env fenv) (Value, error) {
+	c, err := e.cond.eval(env)
 	if err != nil {
 		return nil, err
 	}
 	if c.Truth() {
-		return e.t.eval(scope)
+		return e.t.eval(env)
 	}
-	return e.f.eval(scope)
+	return e.f.eval(env)
 }
 
-func (e fandor) eval(scope map[string]Value) (Value, error) {
-	x, err := e.x.eval(scope)
+func (e fandor) eval(env fenv) (Value, error) {
+	x, err := e.x.eval(env)
 	if err != nil {
 		return nil, err
 	}
 	if bool(x.Truth()) == e.or {
 		return x, nil
 	}
-	return e.y.eval(scope)
+	return e.y.eval(env)
 }
 
 // formulaError is the error of an operator at pos: the error the

@@ -6,6 +6,8 @@ import (
 	"math"
 	"math/big"
 	"math/rand/v2"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -182,6 +184,94 @@ func TestNotFormulas(t *testing.T) {
 		}
 		if co := c.prog.Load(); co != nil && (co.formula != nil) != tc.formula {
 			t.Errorf("%s: formula is %v, want %v", tc.src, co.formula != nil, tc.formula)
+		}
+	}
+}
+
+// pmap applies a lambda whose body is a formula without calling it
+// (lambdaFormula, RunChunk): the values must be those of calling it, and
+// an element that fails must fail as the call does.
+func TestLambdaFormulasAgreeWithCalls(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 5))
+	in := NewInterp("local")
+	ctx := context.Background()
+	formulas := 0
+	for i := range 300 {
+		// The names a and c become the argument, b a value from the scope.
+		body := lambdaNames.ReplaceAllStringFunc(randomFormula(rng, 3), func(s string) string {
+			return map[byte]string{'a': "x", 'b': "k", 'c': "x"}[s[0]] + s[1:]
+		})
+		xs := make([]Value, 1+rng.IntN(6))
+		for j := range xs {
+			xs[j] = randomValue(rng)
+		}
+		list := starlark.NewList(xs)
+		list.Freeze()
+		scope := map[string]Value{"xs": list, "k": randomValue(rng)}
+		fn, err := in.Eval(ctx, ParseCell("f.sp", 1, "f = lambda x: "+body), map[string]Value{"k": scope["k"]})
+		if err != nil {
+			t.Fatalf("%s: %v", body, err)
+		}
+		if lambdaFormula(fn) != nil {
+			formulas++
+		}
+		mapped, merr := in.Eval(ctx, ParseCell("f.sp", 2, "y = pmap(lambda x: "+body+", xs)"), scope)
+		// Each element called alone: its value, or its error.
+		var called []string
+		var failed []string
+		for _, v := range xs {
+			y, err := in.Call(ctx, fn, v)
+			if err != nil {
+				failed = append(failed, err.(*Error).Msg)
+				continue
+			}
+			called = append(called, y.String())
+		}
+		switch {
+		case merr == nil && len(failed) > 0:
+			t.Fatalf("case %d: lambda x: %s over %v: pmap gives %v; calls fail: %q", i, body, list, mapped, failed)
+		case merr != nil:
+			// Chunks run at once, and pmap reports a failing one's error,
+			// after where the chunk was.
+			m := merr.(*Error).Msg
+			if !slices.ContainsFunc(failed, func(c string) bool { return strings.HasSuffix(m, c) }) {
+				t.Fatalf("case %d: lambda x: %s over %v: pmap fails with %q, calls with %q", i, body, list, m, failed)
+			}
+		case mapped.String() != "["+strings.Join(called, ", ")+"]":
+			t.Fatalf("case %d: lambda x: %s over %v: pmap gives %v, calls give %v", i, body, list, mapped, called)
+		}
+	}
+	if formulas < 200 {
+		t.Fatalf("only %d of 300 lambdas were formulas", formulas)
+	}
+}
+
+// lambdaNames matches the names a, b and c in a formula (not b"...").
+var lambdaNames = regexp.MustCompile(`\b[abc]([^\w"]|$)`)
+
+// A lambda that uses a global of its module, closes over a variable, has
+// a default or takes a vec is called as usual.
+func TestLambdaFormulaLimits(t *testing.T) {
+	in := NewInterp("local")
+	for _, tc := range []struct {
+		src     string
+		formula bool
+	}{
+		{"f = lambda x: x * 2 + 1", true},
+		{"f = lambda x: x if x > 0 else -x", true},
+		{"f = lambda x: len(x)", false},
+		{"f = lambda x, y=1: x + y", false},
+		{"f = (lambda n: lambda x: x + n)(3)", false},
+		{"f = lambda x: f", false},
+		{"f = lambda x: x + v", false},
+	} {
+		scope := map[string]Value{"v": NewIntVec([]int64{1, 2})}
+		fn, err := in.Eval(context.Background(), ParseCell("f.sp", 1, tc.src), scope)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.src, err)
+		}
+		if got := lambdaFormula(fn) != nil; got != tc.formula {
+			t.Errorf("%s: formula %v, want %v", tc.src, got, tc.formula)
 		}
 	}
 }

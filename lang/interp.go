@@ -103,7 +103,7 @@ func (in *Interp) Eval(ctx context.Context, c *Cell, scope map[string]Value) (Va
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("%s: %w", c.Name, err)
 		}
-		v, err := co.formula.x.eval(scope)
+		v, err := co.formula.x.eval(fenv{scope: scope})
 		if err != nil {
 			return nil, err
 		}
