@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sperse/sperse/reactive/record"
 )
 
 // Saving a workspace and writing the journal where the disk is full or the
@@ -140,6 +142,39 @@ func TestSaveUnwritable(t *testing.T) {
 		h.until("the save's outcome", func() bool { return strings.HasPrefix(h.m.status, "save") })
 		return h.m.status
 	}
+	// A read-only directory: the save fails and the file there is left as
+	// it was.
+	readOnly := func() {
+		t.Helper()
+		dir := t.TempDir()
+		path := filepath.Join(dir, "w.sp")
+		if err := os.WriteFile(path, []byte(previousWorkspace), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(dir, 0o500); err != nil {
+			t.Fatal(err)
+		}
+		defer os.Chmod(dir, 0o700)
+		if got, want := save(path), "save: cannot write "+path+": permission denied (w.sp is unchanged)"; got != want {
+			t.Errorf("status %q, want %q", got, want)
+		}
+		if got, err := os.ReadFile(path); err != nil || string(got) != previousWorkspace {
+			t.Errorf("w.sp after a failed save: %q, %v; want it as it was", got, err)
+		}
+	}
+	// The session goes on, and saving works where it can.
+	saves := func() {
+		t.Helper()
+		path := filepath.Join(t.TempDir(), "w.sp")
+		if got := save(path); !strings.HasPrefix(got, "saved 1 cell") {
+			t.Errorf("status %q after saving to %s", got, path)
+		}
+	}
+	if asNobody() { // the child process of runAsNobody below
+		readOnly()
+		saves()
+		return
+	}
 
 	// A directory that is a file.
 	file := filepath.Join(t.TempDir(), "file")
@@ -160,31 +195,16 @@ func TestSaveUnwritable(t *testing.T) {
 			t.Fatalf("/dev/full is no longer the device: %v %v", after.Mode(), err)
 		}
 	}
+	saves()
 
-	// A read-only directory (which root may write to all the same).
-	if os.Geteuid() != 0 {
-		dir := t.TempDir()
-		path := filepath.Join(dir, "w.sp")
-		if err := os.WriteFile(path, []byte(previousWorkspace), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Chmod(dir, 0o500); err != nil {
-			t.Fatal(err)
-		}
-		defer os.Chmod(dir, 0o700)
-		if got, want := save(path), "save: cannot write "+path+": permission denied (w.sp is unchanged)"; got != want {
-			t.Errorf("status %q, want %q", got, want)
-		}
-		if got, err := os.ReadFile(path); err != nil || string(got) != previousWorkspace {
-			t.Errorf("w.sp after a failed save: %q, %v; want it as it was", got, err)
-		}
+	// A read-only directory, which root may write to all the same: as root,
+	// in a child process as nobody.
+	if os.Geteuid() == 0 {
+		runAsNobody(t)
+		return
 	}
-
-	// The session goes on, and saving works where it can.
-	path := filepath.Join(t.TempDir(), "w.sp")
-	if got := save(path); !strings.HasPrefix(got, "saved 1 cell") {
-		t.Errorf("status %q after saving to %s", got, path)
-	}
+	readOnly()
+	saves()
 }
 
 // TestJournalDiskFull fills the disk while the journal is written, in a
@@ -289,4 +309,64 @@ func TestJournalDevFull(t *testing.T) {
 	if err := a.Close(); !errors.Is(err, syscall.ENOSPC) {
 		t.Errorf("Close: %v, want ENOSPC: the record is not written", err)
 	}
+}
+
+// TestRecordDiskFull fills the disk while a session is recorded, in a child
+// process: the recording stops, the user is told why, the session goes on,
+// and what was recorded before is in the file.
+func TestRecordDiskFull(t *testing.T) {
+	const name, mark = "s.jsonl", "a marker that takes some room on the disk"
+	if dir, child := fileSizeLimited(t); child {
+		path := filepath.Join(dir, name)
+		h := newHarness(t, Options{}, 200, 30)
+		h.enter("a = 6 * 7")
+		h.settle()
+		h.enter(":record " + path)
+		h.until("the recording started", func() bool { return h.m.rec.cur != nil })
+		for i := 0; h.m.rec.cur != nil; i++ { // until the recording has ended
+			if i == 1000 {
+				t.Fatalf("the recording goes on past the limit; status %q", h.m.status)
+			}
+			h.enter(":mark " + mark)
+			h.pump()
+		}
+		want := "cannot record to " + path + ": file too large; the recording stopped (what came before is in the file)"
+		if h.m.status != want || !h.m.statusBad {
+			t.Errorf("status %q, want the error %q", h.m.status, want)
+		}
+		if !slices.Contains(badNotes(h.m), want) {
+			t.Errorf("the log has %q, want %q", badNotes(h.m), want)
+		}
+		if s := h.screen(); !strings.Contains(s, "the recording stopped") || strings.Contains(s, "● rec") {
+			t.Errorf("the screen does not say the recording stopped:\n%s", s)
+		}
+		// The session goes on, unrecorded.
+		h.enter("b = a + 1")
+		h.settle()
+		if it := h.m.cells.get("b"); it == nil || it.view.Value == nil || it.view.Value.String() != "43" {
+			t.Errorf("b after the recording stopped: %+v", it)
+		}
+		h.enter(":record stop")
+		if h.m.status != "not recording: nothing to stop" {
+			t.Errorf(":record stop after the failure: status %q", h.m.status)
+		}
+		return
+	}
+	dir := t.TempDir()
+	runFileSizeLimited(t, 4000, dir)
+	rec, err := record.Open(filepath.Join(dir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := summary(rec, record.Dispatched, record.Changed, record.Resolved)
+	if len(got) < 5 || got[0] != "defined a" || got[1] != "typed :mark "+mark || got[2] != "marker "+mark || len(rec.Notes) > 1 {
+		t.Errorf("the recording holds %q, notes %q; want a, then the markers that fit and at most a torn line", got, rec.Notes)
+	}
+	for i, ev := range rec.Events {
+		if ev.Seq != uint64(i+1) {
+			t.Fatalf("event %d: %+v", i, ev)
+		}
+	}
+	t.Logf("%d events recorded before the disk filled, %d notes", len(rec.Events), len(rec.Notes))
+	wantOnly(t, dir, name)
 }
