@@ -140,16 +140,7 @@ func (e *Engine) remoteWorker() {
 	defer e.wg.Done()
 	e.mu.Lock()
 	for e.remoteHead < len(e.remoteQueue) {
-		rj := e.remoteQueue[e.remoteHead]
-		e.remoteQueue[e.remoteHead] = remoteJob{}
-		e.remoteHead++
-		switch {
-		case e.remoteHead == len(e.remoteQueue):
-			e.remoteQueue, e.remoteHead = e.remoteQueue[:0], 0
-		case e.remoteHead >= 256 && 2*e.remoteHead >= len(e.remoteQueue):
-			e.remoteQueue = e.remoteQueue[:copy(e.remoteQueue, e.remoteQueue[e.remoteHead:])]
-			e.remoteHead = 0
-		}
+		rj := pop(&e.remoteQueue, &e.remoteHead)
 		e.remoteBusy++
 		e.commitLocked()
 		e.clock = time.Time{}
@@ -227,22 +218,30 @@ func (e *Engine) kickLocked() {
 	}
 }
 
+// pop takes the first element of the queue (*q)[*head:], which must not be
+// empty, and empties or compacts the slice as the queue is taken.
+func pop[T any](q *[]T, head *int) T {
+	var zero T
+	v := (*q)[*head]
+	(*q)[*head] = zero
+	*head++
+	switch {
+	case *head == len(*q):
+		*q, *head = (*q)[:0], 0
+	case *head >= 256 && 2**head >= len(*q):
+		*q = (*q)[:copy(*q, (*q)[*head:])]
+		*head = 0
+	}
+	return v
+}
+
 // worker evaluates local jobs until there is none left. After each
 // evaluation it takes the next job itself, so a chain runs on one goroutine.
 func (e *Engine) worker() {
 	defer e.wg.Done()
 	e.mu.Lock()
 	for e.head < len(e.queue) {
-		j := e.queue[e.head]
-		e.queue[e.head] = job{}
-		e.head++
-		switch {
-		case e.head == len(e.queue):
-			e.queue, e.head = e.queue[:0], 0
-		case e.head >= 256 && 2*e.head >= len(e.queue):
-			e.queue = e.queue[:copy(e.queue, e.queue[e.head:])]
-			e.head = 0
-		}
+		j := pop(&e.queue, &e.head)
 		if j.n.run != j.run {
 			e.inflight-- // stopped before it started
 			continue
