@@ -74,13 +74,12 @@ func (in *Interp) compile(c *Cell, scope map[string]Value) (*compiled, error) {
 	// compiled as it is by the first compile to take it; compiling
 	// changes it, so the next compile parses the code again.
 	f := c.parsed.Swap(nil)
+	var err error
 	if f == nil {
-		var err error
 		if f, err = parseCode(c.Pos.File, c.Pos.Line, c.codeCol, c.code); err != nil {
 			return nil, err
 		}
 	}
-	var err error
 	if c.Kind == AnonCell {
 		// Make "expr" into "_N = expr" so the value is the module's global _N.
 		stmt := f.Stmts[0].(*syntax.ExprStmt)
@@ -88,12 +87,8 @@ func (in *Interp) compile(c *Cell, scope map[string]Value) (*compiled, error) {
 		f.Stmts[0] = &syntax.AssignStmt{OpPos: start, Op: syntax.EQ, LHS: &syntax.Ident{NamePos: start, Name: c.Name}, RHS: stmt.X}
 	}
 	co := &compiled{in: in, inScope: make([]bool, len(c.Free))}
-	fromScope := map[string]bool{}
 	for i, name := range c.Free {
-		if _, ok := scope[name]; ok {
-			co.inScope[i] = true
-			fromScope[name] = true
-		}
+		_, co.inScope[i] = scope[name]
 	}
 	if x := plainExpr(c, f); x != nil {
 		if co.formula = makeFormula(x, co.resolver(c.Free, in.builtinDict())); co.formula != nil {
@@ -102,6 +97,10 @@ func (in *Interp) compile(c *Cell, scope map[string]Value) (*compiled, error) {
 			co.expr, err = in.compileExpr(f, x, c.Free, co.inScope)
 		}
 	} else {
+		fromScope := map[string]bool{}
+		for i, name := range c.Free {
+			fromScope[name] = co.inScope[i]
+		}
 		co.prog, co.unit, err = in.compileFile(f, c.code, Pos{c.Pos.File, c.Pos.Line, c.codeCol}, fromScope)
 	}
 	if err != nil {
