@@ -137,8 +137,8 @@ func TestClientScopedToken(t *testing.T) {
 
 	res := c.eval(t, "x = remote@gpu 1", nil)
 	var u interface{ Unavailable() bool }
-	if !errors.As(res.Err, &u) || !u.Unavailable() {
-		t.Errorf("remote@gpu: %v, want unavailable: the token may not select a by gpu", res.Err)
+	if !errors.As(res.Err, &u) || !u.Unavailable() || !strings.Contains(res.Err.Error(), "your token is scoped on a, which shows only what it is permitted to use") {
+		t.Errorf("remote@gpu: %v, want unavailable, saying it may not be permitted: the token may not select a by gpu", res.Err)
 	}
 
 	// A function that uses double reaches a anyway (a client sees the names

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 
 	"github.com/quic-go/quic-go"
 )
@@ -42,6 +43,32 @@ func (e *ServerError) ServerLost() bool {
 		return true
 	}
 	return false
+}
+
+// unavailableLocked is the error of a cell no server can run: what, then the
+// servers known. A server that took the client's token as scoped
+// (Welcome.Scoped) shows only what the token is permitted to use, so what
+// the cell needs may be there but hidden: the error says so, naming the
+// connected servers that scope the token.
+func (c *Client) unavailableLocked(what string) error {
+	list := make([]string, len(c.servers))
+	var scoped []string
+	for i, s := range c.servers {
+		list[i] = s.describe()
+		if s.sess != nil && s.welcome.Scoped {
+			scoped = append(scoped, s.name)
+		}
+	}
+	msg := fmt.Sprintf("%s (servers: %s)", what, strings.Join(list, ", "))
+	if len(scoped) > 0 {
+		shows := "which shows"
+		if len(scoped) > 1 {
+			shows = "which show"
+		}
+		msg += fmt.Sprintf("; your token is scoped on %s, %s only what it is permitted to use: what is missing may be there but not permitted to you",
+			strings.Join(scoped, ", "), shows)
+	}
+	return &ServerError{Code: CodeUnavailable, Message: msg}
 }
 
 // ErrClientClosed is returned by Connect, and wrapped by Eval's errors,

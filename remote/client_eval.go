@@ -391,17 +391,6 @@ func (c *Client) eligibleLocked(r route) ([]*server, error) {
 	return candidates, nil
 }
 
-// unavailableLocked is the error of a cell no server can run: what, then the
-// servers known.
-func (c *Client) unavailableLocked(what string) error {
-	list := make([]string, len(c.servers))
-	for i, s := range c.servers {
-		list[i] = s.describe()
-	}
-	return &ServerError{Code: CodeUnavailable,
-		Message: fmt.Sprintf("%s (servers: %s)", what, strings.Join(list, ", "))}
-}
-
 // selectorText is the selector as written in a cell: "remote@a,b".
 func selectorText(sel []string) string {
 	if len(sel) == 0 {

@@ -113,8 +113,13 @@ func (c *Client) learn(address, via string) {
 }
 
 // forwardsLocked reports whether s can take work for r that it cannot run
-// itself, because another member of its cluster can: s forwards it.
+// itself, because another member of its cluster can: s forwards it. A
+// server that took the client's token as scoped (Welcome.Scoped) forwards
+// nothing: it serves a scoped token only itself.
 func (s *server) forwardsLocked(r route) bool {
+	if s.welcome.Scoped {
+		return false
+	}
 	for _, m := range s.members {
 		if m.Name != s.name && memberMatches(m, r.sel) && memberProvides(m, r.need) {
 			return true

@@ -117,6 +117,14 @@ type Welcome struct {
 	// Provides, by name: a client checks the calls of a cell against them
 	// before it sends the cell (see Signature).
 	Signatures map[string]Signature `cbor:"6,keyasint,omitempty"`
+
+	// Scoped says that the client's token is limited (a scoped token): the
+	// server advertises, here and in its Members, only what the token may
+	// use, so a name or tag it does not show may exist there but not be
+	// permitted. Such a server runs the client's work itself, never
+	// forwarding it to another member. It does not change on a connection
+	// (an Update's is ignored).
+	Scoped bool `cbor:"7,keyasint,omitempty"`
 }
 
 // Limits are what a server allows one evaluation and how much it runs at once.
@@ -181,7 +189,10 @@ type GoAway struct {
 // the list changes. A server in no cluster sends none. A client may connect
 // to the members (each Address pins the certificate the server vouches
 // for) and may send this server work that only another member can run: the
-// server forwards it.
+// server forwards it. To a client with a scoped token (Welcome.Scoped) the
+// list shows each member with only the tags and provided names the token
+// may use, and leaves out the members whose name and tags the token lists
+// none of (they would refuse it); and the server forwards none of its work.
 type Members struct {
 	List []Member `cbor:"1,keyasint"`
 }

@@ -35,21 +35,22 @@ type Token struct {
 	// Tags, if not nil, limits the token to servers whose name, or one of
 	// whose tags, it lists: a server that has none of them refuses the
 	// token at the handshake. A server that accepts it advertises only the
-	// tags it lists, and runs a cell with a selector (remote@sel) only if
-	// every item of the selector is the server's name or one of those tags;
-	// any other is answered "not permitted". A cell with no selector runs
-	// as usual.
+	// tags it lists (in its Welcome, and for each member of its cluster in
+	// Members, leaving out the members the token may not use), and runs a
+	// cell with a selector (remote@sel) only if every item of the selector
+	// is the server's name or one of those tags; any other is answered "not
+	// permitted". A cell with no selector runs as usual.
 	Tags []string
 
 	// Provides, if not nil, limits the provided names (Config.Provide,
 	// Modules, Databases) the token's code may use to those it lists; an
 	// empty, non-nil Provides allows none, only the builtins. The server
-	// advertises only those, and code that uses another is answered "not
-	// permitted" without running: the name does not exist for it. A
-	// database is allowed by its name, which allows sql on that database
-	// only; sql allows every database. A provided function of a module may
-	// itself use names the token does not allow: allowing it allows what it
-	// does.
+	// advertises only those (for the members of its cluster too), and code
+	// that uses another is answered "not permitted" without running: the
+	// name does not exist for it. A database is allowed by its name, which
+	// allows sql on that database only; sql allows every database. A
+	// provided function of a module may itself use names the token does not
+	// allow: allowing it allows what it does.
 	Provides []string
 }
 
@@ -96,6 +97,12 @@ type grant struct {
 	selectors map[string]bool // the names a cell's selector may use; nil: any
 
 	peer bool // the token of the server's cluster: the client is another member
+
+	// The scope as the token lists it (Token.Tags and Provides; nil: not
+	// limited): what the client may see of the other members of the
+	// cluster (see member).
+	scopeTags     []string
+	scopeProvides map[string]bool
 }
 
 // newAccess makes the grants of the tokens of s's configuration. The
@@ -154,7 +161,7 @@ func newAccess(s *Server) (*access, error) {
 // may not change the published functions (scopedPublisher).
 func (s *Server) newGrant(tok Token) (*grant, error) {
 	cfg := &s.cfg
-	g := &grant{scope: strings.TrimPrefix(tok.String(), "token "), tags: cfg.Tags, offer: &offer{local: true}}
+	g := &grant{scope: strings.TrimPrefix(tok.String(), "token "), tags: cfg.Tags, offer: &offer{local: true}, scopeTags: tok.Tags}
 	g.offer.publisher = scopedPublisher{s: s, g: g}
 	if tok.Tags != nil {
 		g.tags = nil
@@ -178,6 +185,7 @@ func (s *Server) newGrant(tok Token) (*grant, error) {
 	for _, name := range tok.Provides {
 		g.offer.limit[name] = true
 	}
+	g.scopeProvides = g.offer.limit
 	allowed := map[string]bool{}
 	for _, name := range tok.Provides {
 		if _, ok := s.provided.env[name]; ok {
@@ -210,6 +218,49 @@ func (s *Server) newGrant(tok Token) (*grant, error) {
 	}
 	g.offer.static = env
 	return g, nil
+}
+
+// member returns m, another member of the cluster, as the client of a
+// token that g allows may see it in Members: with only the tags and the
+// provided names the token lists (applied as this server knows the token;
+// m applies its own token file when the client connects to it, and its
+// Welcome is exact). A database on m is shown only if the token lists it by
+// name: this server does not know which of m's names are databases, and
+// shows less rather than more. ok is false if the token lists neither m's
+// name nor any of its tags: m would refuse it (with the same token file),
+// and the client is not told of it at all.
+func (g *grant) member(m remote.Member) (_ remote.Member, ok bool) {
+	if g.scope == "" {
+		return m, true
+	}
+	if g.scopeTags != nil {
+		m.Tags = slices.DeleteFunc(slices.Clone(m.Tags), func(tag string) bool { return !slices.Contains(g.scopeTags, tag) })
+		if len(m.Tags) == 0 && !slices.Contains(g.scopeTags, m.Name) {
+			return remote.Member{}, false
+		}
+	}
+	if g.scopeProvides != nil {
+		m.Provides = slices.DeleteFunc(slices.Clone(m.Provides), func(name string) bool { return !g.scopeProvides[name] })
+	}
+	return m, true
+}
+
+// members returns list, the cluster's members with this server first, as
+// the client of a token that g allows may see them: this server as its
+// Welcome (or latest Update) shows it, the others as member shows them.
+func (g *grant) members(list []remote.Member) []remote.Member {
+	if g.scope == "" || len(list) == 0 {
+		return list
+	}
+	self := list[0]
+	self.Tags, self.Provides = g.tags, g.current().provides
+	out := []remote.Member{self}
+	for _, m := range list[1:] {
+		if m, ok := g.member(m); ok {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // decodeMaxSteps bounds the Starlark steps of decoding one function of a

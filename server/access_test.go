@@ -153,6 +153,9 @@ func TestScopedWelcome(t *testing.T) {
 			if w.Name != "shared" || strings.Join(w.Tags, ",") != tc.tags || strings.Join(w.Provides, ",") != tc.provides {
 				t.Errorf("welcome: name %s, tags %q, provides %q; want tags %q, provides %q", w.Name, w.Tags, w.Provides, tc.tags, tc.provides)
 			}
+			if scoped := tc.token != testToken && tc.token != "tok-full"; w.Scoped != scoped {
+				t.Errorf("welcome: Scoped %v, want %v", w.Scoped, scoped)
+			}
 		})
 	}
 	t.Run("a token limited to other servers", func(t *testing.T) {

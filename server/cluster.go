@@ -11,6 +11,7 @@ import (
 	"io"
 	"log"
 	"log/slog"
+	"maps"
 	"net"
 	"slices"
 	"strconv"
@@ -111,6 +112,12 @@ type cluster struct {
 	stop    chan struct{}
 	changed chan struct{} // memberlist or the peer client changed (capacity 1)
 
+	// nodes are the other members alive, by name: copies of memberlist's
+	// nodes, made by its events, which it calls under its lock (the nodes
+	// its Members returns may change as they are read).
+	nodesMu sync.Mutex
+	nodes   map[string]memberlist.Node
+
 	mu      sync.Mutex
 	members []remote.Member   // the list clients get, this member first
 	encoded []byte            // members as a Members body, for the conns
@@ -144,7 +151,7 @@ func (s *Server) JoinCluster(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	c := &cluster{s: s, cfg: *cc, meta: meta, stop: make(chan struct{}), changed: make(chan struct{}, 1), peerOf: map[string]string{}}
+	c := &cluster{s: s, cfg: *cc, meta: meta, stop: make(chan struct{}), changed: make(chan struct{}, 1), peerOf: map[string]string{}, nodes: map[string]memberlist.Node{}}
 	c.peers = remote.NewClient(remote.ClientConfig{
 		Token:    peerToken(cc.Secret),
 		Interp:   &lang.Interp{Where: s.cfg.Name, MaxSteps: s.cfg.MaxSteps},
@@ -292,10 +299,7 @@ func (c *cluster) loop() {
 // clients the new list if it changed.
 func (c *cluster) reconcile() {
 	alive := map[string]memberMeta{}
-	for _, n := range c.ml.Members() {
-		if n.Name == c.s.cfg.Name {
-			continue
-		}
+	for _, n := range c.others() {
 		var m memberMeta
 		if err := cbor.Unmarshal(n.Meta, &m); err != nil || m.Addr == "" {
 			continue
@@ -363,16 +367,26 @@ func (c *cluster) address() string {
 	return m.Addr + "#" + m.Fingerprint
 }
 
-// membersBody returns the Members to send clients, encoded; nil if s is in
-// no cluster.
-func (s *Server) membersBody() []byte {
+// membersBody returns the Members to send a client whose token allows g,
+// encoded; nil if s is in no cluster (or knows no members yet). A client
+// with a scoped token sees only what its token may use (grant.members);
+// the others share one encoding.
+func (s *Server) membersBody(g *grant) []byte {
 	c := s.clusterOf()
 	if c == nil {
 		return nil
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.encoded
+	list, body := c.members, c.encoded // replaced, never changed, by reconcile
+	c.mu.Unlock()
+	if g == nil || g.scope == "" || list == nil {
+		return body
+	}
+	body, err := cbor.Marshal(remote.Members{List: g.members(list)})
+	if err != nil {
+		return nil
+	}
+	return body
 }
 
 // membersChanged tells every client connection to send the new Members.
@@ -418,20 +432,42 @@ const msgPublished = 'P'
 // full exchange of state.
 func (c *cluster) spread(doc []byte) {
 	msg := append([]byte{msgPublished}, doc...)
-	for _, n := range c.ml.Members() {
-		if n.Name == c.s.cfg.Name {
-			continue
-		}
+	for _, n := range c.others() {
 		c.wg.Go(func() {
-			if err := c.ml.SendReliable(n, msg); err != nil {
+			if err := c.ml.SendReliable(&n, msg); err != nil {
 				c.s.log.Warn("published function not sent to a member; it gets it at the next exchange", "member", n.Name, "error", err)
 			}
 		})
 	}
 }
-func (g *gossip) NotifyJoin(n *memberlist.Node)   { (*cluster)(g).signal() }
-func (g *gossip) NotifyLeave(n *memberlist.Node)  { (*cluster)(g).signal() }
-func (g *gossip) NotifyUpdate(n *memberlist.Node) { (*cluster)(g).signal() }
+func (g *gossip) NotifyJoin(n *memberlist.Node)   { g.alive(n, true) }
+func (g *gossip) NotifyLeave(n *memberlist.Node)  { g.alive(n, false) }
+func (g *gossip) NotifyUpdate(n *memberlist.Node) { g.alive(n, true) }
+
+// alive records that n, another member, is alive (as it is now) or not,
+// and asks the loop to look at the members again. memberlist calls it
+// under its lock: n is read only here.
+func (g *gossip) alive(n *memberlist.Node, alive bool) {
+	if n.Name != g.s.cfg.Name {
+		g.nodesMu.Lock()
+		if alive {
+			node := *n
+			node.Addr, node.Meta = slices.Clone(n.Addr), bytes.Clone(n.Meta)
+			g.nodes[n.Name] = node
+		} else {
+			delete(g.nodes, n.Name)
+		}
+		g.nodesMu.Unlock()
+	}
+	(*cluster)(g).signal()
+}
+
+// others returns the other members alive, as the last events told them.
+func (c *cluster) others() []memberlist.Node {
+	c.nodesMu.Lock()
+	defer c.nodesMu.Unlock()
+	return slices.Collect(maps.Values(c.nodes))
+}
 
 // gossipLog passes memberlist's log lines ("[LEVEL] memberlist: ...") to
 // the server's logger: errors and warnings as warnings, the rest as debug.

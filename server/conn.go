@@ -163,6 +163,7 @@ func (s *Server) handshake(c *conn) bool {
 	}
 	told := g.current()
 	welcome := s.welcomeFor(g, told)
+	welcome.Scoped = g.scope != ""
 	ctrl.SetWriteDeadline(time.Now().Add(s.cfg.HandshakeTimeout))
 	err = remote.WriteFrame(ctrl, remote.MsgWelcome, welcome)
 	ctrl.SetWriteDeadline(time.Time{})
@@ -260,7 +261,8 @@ func (c *conn) protocolError(msg string) {
 
 // writeControl is the only writer of the control stream after the
 // handshake: it sends Pongs, Status when the load changes, Update when the
-// provided names do, and GoAway.
+// provided names do, Members when the cluster does (as the client's token
+// may see it: see grant.members), and GoAway.
 func (c *conn) writeControl() {
 	ctx := c.qc.Context()
 	goAway := c.goAway
@@ -282,14 +284,18 @@ func (c *conn) writeControl() {
 				sent = st
 			}
 		case <-c.membersSig:
-			if body := c.srv.membersBody(); body != nil && !bytes.Equal(body, sentMembers) {
+			if body := c.srv.membersBody(c.grant); body != nil && !bytes.Equal(body, sentMembers) {
 				err = remote.WriteFrame(c.ctrl, remote.MsgMembers, cbor.RawMessage(body))
 				sentMembers = body
 			}
 		case <-c.updateSig:
 			var w *remote.Welcome
 			if w, c.told = c.nextUpdate(c.told); w != nil {
+				w.Scoped = c.grant.scope != ""
 				err = remote.WriteFrame(c.ctrl, remote.MsgUpdate, *w)
+				if w.Scoped {
+					c.signalMembers() // this server's entry in them shows what the Update does
+				}
 			}
 		case <-goAway:
 			err = remote.WriteFrame(c.ctrl, remote.MsgGoAway, remote.GoAway{
