@@ -232,6 +232,12 @@ func (e fbinary) eval(env fenv) (Value, error) {
 		if err == nil {
 			z = !z.Truth()
 		}
+	case syntax.STAR:
+		// A repetition is checked first, as the interpreter checks it
+		// (see guardOperands).
+		if err = checkRepeat(x, y); err == nil {
+			z, err = starlark.Binary(e.op, x, y)
+		}
 	default:
 		z, err = starlark.Binary(e.op, x, y)
 	}

@@ -22,15 +22,18 @@ import (
 
 // Beyond its step limit and its context, an evaluation is stopped when its
 // calls nest deeper than MaxCallDepth, or when the process's live heap is
-// over its memory limit (Interp.MaxMemory).
+// over its memory limit (Interp.MaxMemory); and a single step that would
+// build a value taking the heap over that limit (list(range(n)), l * n) is
+// refused before it allocates (see Memory, and alloc.go).
 //
 // Why: Starlark allows recursion here (fib must be writable), and every
 // Starlark call takes a few kilobytes of Go stack; a recursion that does not
 // end would otherwise reach Go's stack limit, which ends the whole process
 // (a server with every evaluation in it), not the evaluation. And Starlark
 // keeps no account of memory: a loop that builds a list takes a step per
-// element but gigabytes in all, well within the step limit, and `s = s + s`
-// doubles a string in one step.
+// element but gigabytes in all, well within the step limit, a builtin such
+// as list(range(n)) or a repetition l * n takes gigabytes in one step, and
+// `s = s + s` doubles a string in one step.
 
 // MaxCallDepth is how deeply the calls of one evaluation may nest: about 20
 // MiB of Go stack. Deeper, the evaluation is stopped with an error.
@@ -98,16 +101,22 @@ func trimBacktrace(bt string) string {
 // which evaluation allocated what. While evaluations with a limit run, a
 // goroutine (memoryWatch) samples the heap every memoryInterval. When the
 // heap is over a limit, it collects garbage, and if the live heap is still
-// over it, it stops the oldest evaluation running under that limit (Cancel:
-// at its next step), which is the likeliest to hold the memory: one that
-// started a moment ago has had no time to take much. It waits for that one
-// to end (or at most stopWait), collects again, and stops the next oldest
-// only if the heap is still over. So an evaluation that takes too much is
-// stopped, evaluations younger than it run on, and older ones may be
-// stopped before it. One step can still take much memory before the watch
-// sees it: Starlark allows 2^30 elements in one repetition of a variable
-// (s * n; repetitions of literals are checked first, see repeatGuard), s + s
-// doubles, and a builtin such as list(range(n)) is one step.
+// over it, it stops one evaluation running under that limit (Cancel: at
+// its next step): the one that built the most, by the sizes of the values
+// it built in single steps (the builtins and repetitions checked before
+// they allocate count what they allow, see alloc.go), or, if none built
+// any, the oldest, the likeliest to hold the memory: one that started a
+// moment ago has had no time to take much. It waits for that one to end
+// (or at most stopWait), collects again, and stops the next only if the
+// heap is still over. So an evaluation that takes too much is stopped; an
+// innocent one is stopped before it only if the one taking the memory
+// built it step by step (a comprehension, append in a loop) and the
+// innocent one is older and counted nothing either, or counted more.
+//
+// The watch sees the heap only between two steps, and one step can take
+// much memory: so the steps that build a value of a size known in advance
+// check it first (see alloc.go and repeatGuard), and are refused with an
+// error if it would take the heap over the limit.
 
 // memoryInterval is how often the heap is sampled while evaluations run.
 const memoryInterval = 5 * time.Millisecond
@@ -125,9 +134,16 @@ const stopWait = time.Second
 // after. It is global as the heap is.
 var memWatch struct {
 	mu      sync.Mutex
-	threads map[*pooledThread]time.Time // when each started
-	running bool                        // memoryWatch is running
-	ended   uint64                      // the collections completed when an evaluation last ended
+	threads map[*pooledThread]watchEntry
+	running bool   // memoryWatch is running
+	ended   uint64 // the collections completed when an evaluation last ended
+	lowest  uint64 // the lowest limit of an evaluation watched so far, 0 before the first
+}
+
+// watchEntry is what the memory watch knows of one evaluation.
+type watchEntry struct {
+	started time.Time
+	counted uint64 // bytes of the values it built in single steps (countAlloc)
 }
 
 // watchMemory puts pt, starting an evaluation with a memory limit, under
@@ -136,9 +152,12 @@ func watchMemory(pt *pooledThread) {
 	memWatch.mu.Lock()
 	defer memWatch.mu.Unlock()
 	if memWatch.threads == nil {
-		memWatch.threads = map[*pooledThread]time.Time{}
+		memWatch.threads = map[*pooledThread]watchEntry{}
 	}
-	memWatch.threads[pt] = time.Now()
+	memWatch.threads[pt] = watchEntry{started: time.Now()}
+	if l := pt.limits.maxMemory; memWatch.lowest == 0 || l < memWatch.lowest {
+		memWatch.lowest = l
+	}
 	if !memWatch.running {
 		memWatch.running = true
 		go memoryWatch()
@@ -161,9 +180,44 @@ func unwatchMemory(pt *pooledThread) string {
 	return why
 }
 
+// countAlloc counts n bytes, of a value built in one step, against the
+// evaluation running in thread, if the memory watch looks after it.
+func countAlloc(thread *starlark.Thread, n uint64) {
+	memWatch.mu.Lock()
+	defer memWatch.mu.Unlock()
+	for pt, e := range memWatch.threads {
+		if &pt.thread == thread {
+			e.counted += n
+			memWatch.threads[pt] = e
+			return
+		}
+	}
+}
+
+// processLimit returns the memory limit for a check that has no thread,
+// hence no Interp (an operator, a formula): the lowest limit of the
+// evaluations the watch looks after now, or if there are none, the lowest
+// it has looked after, or if none, DefaultMaxMemory().
+func processLimit() uint64 {
+	memWatch.mu.Lock()
+	defer memWatch.mu.Unlock()
+	lowest := uint64(math.MaxUint64)
+	for pt := range memWatch.threads {
+		lowest = min(lowest, pt.limits.maxMemory)
+	}
+	switch {
+	case lowest != math.MaxUint64:
+		return lowest
+	case memWatch.lowest != 0:
+		return memWatch.lowest
+	}
+	return DefaultMaxMemory()
+}
+
 // memoryWatch samples the heap while there are evaluations to watch, and
-// stops them while the live heap is over their limit, oldest first. It
-// returns when there are none left.
+// stops them while the live heap is over their limit, the one that counted
+// the most first, else the oldest (see Memory). It returns when there are
+// none left.
 func memoryWatch() {
 	tick := time.NewTicker(memoryInterval)
 	defer tick.Stop()
@@ -206,23 +260,32 @@ func memoryWatch() {
 		}
 		memWatch.mu.Lock()
 		var (
-			oldest *pooledThread
-			since  time.Time
+			stop *pooledThread
+			best watchEntry
 		)
-		for pt, started := range memWatch.threads {
-			if l := &pt.limits; l.memory == "" && h.live > l.maxMemory && (oldest == nil || started.Before(since)) {
-				oldest, since = pt, started
+		for pt, e := range memWatch.threads {
+			if l := &pt.limits; l.memory == "" && h.live > l.maxMemory && (stop == nil || heavier(e, best)) {
+				stop, best = pt, e
 			}
 		}
-		if oldest != nil {
-			l := &oldest.limits
+		if stop != nil {
+			l := &stop.limits
 			l.memory = fmt.Sprintf("stopped with %s of memory in use: the limit is %s for all evaluations in this process",
 				sizeString(h.live), sizeString(l.maxMemory))
-			oldest.thread.Cancel(l.memory)
+			stop.thread.Cancel(l.memory)
 			lastStop = time.Now()
 		}
 		memWatch.mu.Unlock()
 	}
+}
+
+// heavier reports whether the watch stops the evaluation of a before that
+// of b: it counted more, or as much and started earlier.
+func heavier(a, b watchEntry) bool {
+	if a.counted != b.counted {
+		return a.counted > b.counted
+	}
+	return a.started.Before(b.started)
 }
 
 // heap is what readHeap reads.
@@ -314,7 +377,8 @@ func (in *Interp) maxMemory() uint64 {
 // (x,) * n, and n * [0]) to check the size first: the count n becomes
 // repeatKey(n, len, kind), with the literal's length and type, and the
 // builtin repeatGuard refuses a count whose result would take the process
-// over the memory limit. Repetitions of a variable (s * n) are not checked.
+// over the memory limit. Repetitions of anything else (s * n) are checked
+// by a wrapper of an operand (see guardOperands in alloc.go).
 
 // repeatKey is the name of repeatGuard in the code the compiler rewrites.
 // It is no identifier, so code cannot name it.
@@ -324,7 +388,7 @@ const repeatKey = "repeat*"
 // it, repeatGuard costs only its call.
 const repeatCheck = 1 << 20
 
-var repeatGuard = starlark.NewBuiltin("repeat", func(thread *starlark.Thread, _ *starlark.Builtin, args starlark.Tuple, _ []starlark.Tuple) (starlark.Value, error) {
+var repeatGuard = guardValue{starlark.NewBuiltin("repeat", func(thread *starlark.Thread, _ *starlark.Builtin, args starlark.Tuple, _ []starlark.Tuple) (starlark.Value, error) {
 	var (
 		count starlark.Value
 		each  int
@@ -356,8 +420,9 @@ var repeatGuard = starlark.NewBuiltin("repeat", func(thread *starlark.Thread, _ 
 		return nil, fmt.Errorf("a %s of %d %s would take %s%s: the memory limit is %s for all evaluations in this process",
 			kind, elems, what, sizeString(need), inUse, sizeString(limit))
 	}
+	countAlloc(thread, need)
 	return count, nil
-})
+})}
 
 // overMemory reports whether need more bytes would take the live heap over
 // limit, collecting garbage first if the heap looks too full, and then
@@ -374,10 +439,12 @@ func overMemory(need, limit uint64) (over bool, inUse string) {
 	return false, ""
 }
 
-// guardRepeats rewrites the repetitions of literals in f (see repeatKey).
-// It runs before f is resolved.
+// guardRepeats rewrites the repetitions of literals in f (see repeatKey),
+// and the operands of other repetitions and the calls of sorted (see
+// guardOperands). It runs before f is resolved.
 func guardRepeats(f *syntax.File) {
 	syntax.Walk(f, func(n syntax.Node) bool {
+		guardOperands(n)
 		b, ok := n.(*syntax.BinaryExpr)
 		if !ok || b.Op != syntax.STAR {
 			return true

@@ -17,12 +17,15 @@ import (
 // TestExhaustion sends cells that try to exhaust a server (by looping, by
 // recursing without end, by building huge or deep values: each of the
 // recursions would otherwise reach Go's stack limit, which ends the
-// process, and the repetition would take 15 GiB at once) while another client
-// evaluates small cells on the same server, and checks that each is stopped
-// with a clear error, that the other client's evaluations all succeed
-// meanwhile, and that the server evaluates normally after.
+// process, and the repetitions and the list of a range would take 15 GiB
+// at once) while another client evaluates small cells on the same server,
+// and checks that each is stopped with a clear error, that the other
+// client's evaluations all succeed meanwhile, and that the server
+// evaluates normally after.
 func TestExhaustion(t *testing.T) {
 	recurse := localValue(t, "def recurse(n):\n    return recurse(n + 1)", nil)
+	rep := localValue(t, "def rep(l, n):\n    return l * n", nil)
+	list, count := localValue(t, "l = [0, 1]", nil), localValue(t, "n = 500000000", nil)
 	for _, tc := range []struct {
 		name   string
 		cfg    Config
@@ -43,6 +46,16 @@ func TestExhaustion(t *testing.T) {
 			src: "x = [0] * 1000000000", code: remote.CodeFailed, want: "a list of 1000000000 elements would take 14.9 GiB: the memory limit is"},
 		{name: "repetition Starlark refuses", cfg: Config{MaxSteps: 1 << 62, Timeout: time.Minute},
 			src: "x = 'a' * (1 << 40)", code: remote.CodeFailed, want: "repeat count 1099511627776 too large"},
+		{name: "list of a huge range", cfg: Config{MaxSteps: 1 << 62, Timeout: time.Minute}, memory: 64 << 20,
+			src: "x = len(list(range(1000000000)))", code: remote.CodeFailed, want: "list: 1000000000 elements would take 14.9 GiB: the memory limit is"},
+		{name: "sorted huge range", cfg: Config{MaxSteps: 1 << 62, Timeout: time.Minute}, memory: 64 << 20,
+			src: "x = sorted(range(1000000000))", code: remote.CodeFailed, want: "sorted: 1000000000 elements would take 14.9 GiB: the memory limit is"},
+		{name: "repetition of a variable", cfg: Config{MaxSteps: 1 << 62, Timeout: time.Minute}, memory: 64 << 20,
+			src: "x = rep([0, 1], 500000000)", scope: map[string]lang.Value{"rep": rep},
+			code: remote.CodeFailed, want: "a list of 1000000000 elements would take 14.9 GiB: the memory limit is"},
+		{name: "repetition in a formula", cfg: Config{MaxSteps: 1 << 62, Timeout: time.Minute}, memory: 64 << 20,
+			src: "x = n * l", scope: map[string]lang.Value{"l": list, "n": count},
+			code: remote.CodeFailed, want: "a list of 1000000000 elements would take 14.9 GiB: the memory limit is"},
 		{name: "list built step by step", cfg: Config{MaxSteps: 1 << 62, Timeout: time.Minute}, memory: 64 << 20,
 			src: "x = [i for i in range(1000000000)]", code: remote.CodeFailed, want: "stopped with "},
 		{name: "JSON nested without end", cfg: Config{MaxSteps: 1 << 62, Timeout: time.Minute},
@@ -105,6 +118,31 @@ func TestExhaustion(t *testing.T) {
 				t.Errorf("after: z = %s, want 42", got)
 			}
 		})
+	}
+}
+
+// TestExhaustionStopsTheHolder checks that when the heap is over the
+// server's memory limit, the evaluation stopped is the one that holds the
+// memory, not an older one of another client that holds none: the older
+// one runs on until its own time limit. (Each list the hog builds is too
+// small to be refused: only the memory watch stops it.)
+func TestExhaustionStopsTheHolder(t *testing.T) {
+	ts := startServer(t, Config{MaxConcurrency: 4, MaxSteps: 1 << 62, Timeout: 5 * time.Second}, func(s *Server) {
+		s.interp.MaxMemory = liveHeap() + 64<<20
+	})
+	innocent, hog := connect(t, ts), connect(t, ts)
+	spin := innocent.start(remote.EvalCell, cellJob(t, spinCell, nil))
+	waitUntil(t, "the innocent loop runs", func() bool { return ts.limiter.status() == remote.Status{InFlight: 1} })
+	res := hog.eval(remote.EvalCell, cellJob(t, "x = len([list(range(50000)) for i in range(1000000)])", nil))
+	wantError(t, res, remote.CodeFailed, "stopped with ")
+	t.Logf("the hog: %q in %v", res.Error.Message, res.Took)
+	res = innocent.result(spin)
+	wantError(t, res, remote.CodeFailed, "stopped after 5s: the server's time limit per evaluation")
+	// Both connections still evaluate.
+	for _, c := range []*testClient{innocent, hog} {
+		if got := value(t, c.eval(remote.EvalCell, cellJob(t, "z = 6 * 7", nil))); got != "42" {
+			t.Errorf("after: z = %s, want 42", got)
+		}
 	}
 }
 
