@@ -15,9 +15,10 @@ import (
 // l * n one operator. So the steps that build a value whose size is known
 // beforehand check it first, against the memory limit (overMemory): the
 // builtins that make a sequence of an iterable of known length (list,
-// tuple, sorted, reversed, enumerate, zip, set, dict, bytes), and the
-// repetitions seq * n and n * seq (repetitions of a literal: repeatGuard;
-// of anything else: repeatOperand). A refused step is an error that says
+// tuple, reversed, enumerate, zip, set, dict, bytes; sorted in native.go),
+// and the repetitions seq * n and n * seq (repetitions of a literal:
+// repeatGuard; of anything else: repeatOperand). A refused step is an
+// error that says
 // what it would have taken; an allowed one of some size is counted
 // against its evaluation (countAlloc), so that the memory watch stops the
 // evaluation that built the most rather than the oldest.
@@ -64,7 +65,6 @@ const elemSize = 16
 var sizedBuiltins = []sized{
 	{"list", firstArg(elemSize)},
 	{"tuple", firstArg(elemSize)},
-	{"sorted", firstArg(elemSize)},
 	{"reversed", firstArg(elemSize)},
 	{"enumerate", firstArg(elemSize + 24 + 2*elemSize)}, // a pair: its slot, header and elements
 	{"set", firstArg(64)},                               // a hash table entry
@@ -130,27 +130,12 @@ func init() {
 					return nil, err
 				}
 			}
-			return guardedTarget(s.name).CallInternal(thread, args, kwargs)
+			return starlark.Universe[s.name].(*starlark.Builtin).CallInternal(thread, args, kwargs)
 		})
 	}
-	// Starlark's own are shadowed here; sorted is sperse's (native.go),
-	// whose init may run after this one: a call of sorted by its name goes
-	// through the guard (see guardValue.Get).
 	for name, b := range guardedBuiltins {
-		if _, ok := builtins[name]; !ok {
-			builtins[name] = b
-		}
+		builtins[name] = b
 	}
-}
-
-// guardedTarget returns the builtin the guarded builtin name guards: the
-// sperse builtin of that name if there is one other than the guard, else
-// Starlark's.
-func guardedTarget(name string) *starlark.Builtin {
-	if b, ok := builtins[name].(*starlark.Builtin); ok && b != guardedBuiltins[name] {
-		return b
-	}
-	return starlark.Universe[name].(*starlark.Builtin)
 }
 
 // checkSized returns an error if the result of the builtin fname, of n
@@ -185,19 +170,13 @@ func checkSized(thread *starlark.Thread, fname string, n, each uint64) error {
 type guardValue struct{ *starlark.Builtin }
 
 // Get returns an int or a sequence operand of * wrapped, so that the
-// operator calls the wrapper's Binary; the builtin sorted as its guard
-// (a call of sorted by name is rewritten to repeat*[sorted](...)); and
-// anything else as it is.
+// operator calls the wrapper's Binary, and anything else as it is.
 func (g guardValue) Get(k starlark.Value) (starlark.Value, bool, error) {
 	switch k := k.(type) {
 	case starlark.Int:
 		return intOperand{k}, true, nil
 	case starlark.String, starlark.Bytes, *starlark.List, starlark.Tuple:
 		return &seqOperand{k}, true, nil
-	case *starlark.Builtin:
-		if b := guardedBuiltins[k.Name()]; b != nil && k.Receiver() == nil && (k == builtins[k.Name()] || k == starlark.Universe[k.Name()]) {
-			return b, true, nil
-		}
 	}
 	return k, true, nil
 }
@@ -307,9 +286,8 @@ func checkRepeat(x, y starlark.Value) error {
 }
 
 // guardOperands rewrites a * y to a * repeat*[y] and a *= y to
-// a *= repeat*[y] where the operands may be a sequence and an int, and
-// sorted(...) to repeat*[sorted](...). Repetitions of literals are left
-// to guardCount.
+// a *= repeat*[y] where the operands may be a sequence and an int.
+// Repetitions of literals are left to guardCount.
 func guardOperands(n syntax.Node) {
 	switch n := n.(type) {
 	case *syntax.BinaryExpr:
@@ -319,10 +297,6 @@ func guardOperands(n syntax.Node) {
 	case *syntax.AssignStmt:
 		if n.Op == syntax.STAR_EQ && !numberLiteral(n.RHS) {
 			n.RHS = guardOperand(n.RHS)
-		}
-	case *syntax.CallExpr:
-		if id, ok := n.Fn.(*syntax.Ident); ok && id.Name == "sorted" {
-			n.Fn = guardOperand(id)
 		}
 	}
 }

@@ -440,8 +440,8 @@ func overMemory(need, limit uint64) (over bool, inUse string) {
 }
 
 // guardRepeats rewrites the repetitions of literals in f (see repeatKey),
-// and the operands of other repetitions and the calls of sorted (see
-// guardOperands). It runs before f is resolved.
+// and the operands of other repetitions (see guardOperands). It runs
+// before f is resolved.
 func guardRepeats(f *syntax.File) {
 	syntax.Walk(f, func(n syntax.Node) bool {
 		guardOperands(n)

@@ -144,6 +144,11 @@ func (v *Vec) extremum(isMax bool) starlark.Value {
 // builtinSorted is sorted: Starlark's, with native paths for a range, vec,
 // or list or tuple of numbers of one kind, with no key.
 func builtinSorted(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	if n, each, ok := firstArg(elemSize)(args); ok { // see alloc.go
+		if err := checkSized(thread, "sorted", n, each); err != nil {
+			return nil, err
+		}
+	}
 	if reverse, ok := reverseArg(kwargs); ok && len(args) == 1 {
 		if v, ok := args[0].(*Vec); ok {
 			if err := charge(thread, v.Len()); err != nil {
