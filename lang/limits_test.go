@@ -208,6 +208,7 @@ func TestSizedValues(t *testing.T) {
 		{"x = len(list(range(10000000)))", "list: 10000000 elements would take 152.6 MiB: the memory limit is "},
 		{"x = tuple(range(10000000))", "tuple: 10000000 elements would take 152.6 MiB"},
 		{"x = sorted(range(10000000))", "sorted: 10000000 elements would take 152.6 MiB"},
+		{"x = [f(range(10000000)) for f in [sorted]]", "sorted: 10000000 elements would take 152.6 MiB"},
 		{"x = reversed(range(10000000))", "reversed: 10000000 elements would take 152.6 MiB"},
 		{"x = enumerate(range(10000000))", "enumerate: 10000000 elements would take 686.6 MiB"},
 		{"x = zip(range(10000000), range(20000000))", "zip: 10000000 elements would take 686.6 MiB"},
