@@ -141,20 +141,9 @@ func (e *Engine) remoteWorker() {
 	e.mu.Lock()
 	for e.remoteHead < len(e.remoteQueue) {
 		rj := pop(&e.remoteQueue, &e.remoteHead)
-		e.remoteBusy++
-		e.commitLocked()
-		e.clock = time.Time{}
-		e.mu.Unlock()
 		// A job stopped while it waited has its context cancelled: the
 		// executor returns at once, and finishLocked drops the result.
-		res := call(rj.ctx, e.remote, rj.req)
-		if rj.req.Promise != nil {
-			rj.req.Promise.Resolve(res)
-		}
-		e.mu.Lock()
-		e.remoteBusy--
-		e.finishLocked(rj.job, res)
-		e.freeScopeLocked(rj.req.Scope)
+		e.evalLocked(rj.ctx, rj.job, e.remote, rj.req, &e.remoteBusy)
 	}
 	e.remoteWorkers--
 	e.unlock()
@@ -247,19 +236,29 @@ func (e *Engine) worker() {
 			continue
 		}
 		ctx, req := e.startLocked(j.n, "local")
-		e.busy++
-		e.commitLocked()
-		e.clock = time.Time{}
-		e.mu.Unlock()
-		res := call(ctx, e.local, req)
-		e.mu.Lock()
-		e.busy--
-		e.finishLocked(j, res)
-		e.freeScopeLocked(req.Scope)
+		e.evalLocked(ctx, j, e.local, req, &e.busy)
 		e.kickLocked()
 	}
 	e.workers--
 	e.unlock()
+}
+
+// evalLocked evaluates job j with ex, without e.mu (the events published
+// so far are committed first), resolves its promise if it has one, and
+// records its result. busy counts the workers inside ex.
+func (e *Engine) evalLocked(ctx context.Context, j job, ex Executor, req Request, busy *int) {
+	*busy++
+	e.commitLocked()
+	e.clock = time.Time{}
+	e.mu.Unlock()
+	res := call(ctx, ex, req)
+	if req.Promise != nil {
+		req.Promise.Resolve(res)
+	}
+	e.mu.Lock()
+	*busy--
+	e.finishLocked(j, res)
+	e.freeScopeLocked(req.Scope)
 }
 
 // startLocked makes n Running and returns the context and request of its

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sperse/sperse/internal/asnobody"
 	"github.com/sperse/sperse/reactive/record"
 )
 
@@ -170,7 +171,7 @@ func TestSaveUnwritable(t *testing.T) {
 			t.Errorf("status %q after saving to %s", got, path)
 		}
 	}
-	if asNobody() { // the child process of runAsNobody below
+	if asnobody.Child() { // the child process of asnobody.Run below
 		readOnly()
 		saves()
 		return
@@ -200,7 +201,7 @@ func TestSaveUnwritable(t *testing.T) {
 	// A read-only directory, which root may write to all the same: as root,
 	// in a child process as nobody.
 	if os.Geteuid() == 0 {
-		runAsNobody(t)
+		asnobody.Run(t)
 		return
 	}
 	readOnly()

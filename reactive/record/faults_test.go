@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/sperse/sperse/internal/asnobody"
 )
 
 // Recording where the disk is full or the directory read-only: Create fails
@@ -175,8 +177,8 @@ func TestCreateUnwritableDirectory(t *testing.T) {
 	// A read-only directory, which root may write to all the same: as root,
 	// in a child process as nobody.
 	t.Run("read-only", func(t *testing.T) {
-		if os.Geteuid() == 0 && !asNobody() {
-			runAsNobody(t) // root writes to read-only directories: nobody does not
+		if os.Geteuid() == 0 && !asnobody.Child() {
+			asnobody.Run(t) // root writes to read-only directories: nobody does not
 			return
 		}
 		dir := t.TempDir()

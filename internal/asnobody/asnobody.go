@@ -1,6 +1,6 @@
 //go:build linux
 
-package record
+package asnobody
 
 import (
 	"errors"
@@ -14,28 +14,30 @@ import (
 	"testing"
 )
 
+// Package asnobody runs part of a test as the unprivileged user nobody.
+//
 // Root writes to a read-only directory all the same, and tests run as root
 // in CI. So when a test that needs the permission bits to hold runs as
-// root, it runs again in a child process of the test binary as the
-// unprivileged user nobody, and fails if the child fails.
+// root, it runs again in a child process of the test binary as nobody
+// (Run), and fails if the child fails; in the child, Child is true.
 
-// asNobodyEnv is set in the child process of runAsNobody.
+// asNobodyEnv is set in the child process of Run.
 const asNobodyEnv = "SPERSE_TEST_AS_NOBODY"
 
-// nobody is the user and group id of the child process of runAsNobody.
+// nobody is the user and group id of the child process of Run.
 const nobody = 65534
 
-// asNobody reports whether this process is the child of runAsNobody, run
-// as nobody to do the part of the test that needs permission bits to hold.
-func asNobody() bool { return os.Getenv(asNobodyEnv) != "" }
+// Child reports whether this process is the child of Run, run as nobody to
+// do the part of the test that needs permission bits to hold.
+func Child() bool { return os.Getenv(asNobodyEnv) != "" }
 
-// runAsNobody runs the test t (a subtest too) again in a child process of
-// the test binary as the user nobody, where asNobody is true, and fails t
+// Run runs the test t (a subtest too) again in a child process of the
+// test binary as the user nobody, where Child is true, and fails t
 // if the child fails, with its output. The child works in a directory of
 // its own, its TMPDIR and HOME (t.TempDir is there), which is removed
 // afterwards. It skips t if this system does not let a process run as
 // nobody.
-func runAsNobody(t *testing.T) {
+func Run(t *testing.T) {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "sperse-nobody-")
 	if err != nil {
