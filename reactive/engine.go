@@ -53,6 +53,7 @@ type Engine struct {
 	remoteBusy    int // remote workers inside Executor.Eval
 
 	scopes  []map[string]lang.Value // empty scopes of ended evaluations, for reuse
+	ctxs    []*evalCtx              // contexts of ended evaluations, for reuse
 	quiet   chan struct{}           // closed when inflight drops to 0; nil if nobody waits
 	decide  []*node                 // Queued cells whose inputs have settled
 	resolve []*node                 // cells whose deps must be resolved again

@@ -195,8 +195,8 @@ func TestChangeCancels(t *testing.T) {
 				first := next(t, h)
 				tt.change(e, mk)
 				cancelled(t, first)
-				if !errors.Is(first.ctx.Err(), context.Canceled) {
-					t.Errorf("ctx.Err() = %v, want context.Canceled", first.ctx.Err())
+				if <-first.returned; !errors.Is(first.err, context.Canceled) {
+					t.Errorf("ctx.Err() = %v, want context.Canceled", first.err)
 				}
 				// b runs again, unless deleted; it is held.
 				if _, ok := e.Cell("b"); ok {

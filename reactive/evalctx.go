@@ -14,7 +14,8 @@ import (
 // would, in one allocation instead of five, which matters when the engine
 // runs ten thousand tiny cells: its AfterFunc method is what
 // context.AfterFunc, context.WithCancel and the interpreter use to learn
-// of the cancellation, with no goroutine and no children map.
+// of the cancellation, with no goroutine and no children map. The engine
+// reuses it once its evaluation has ended (see freeEvalCtxLocked).
 type evalCtx struct {
 	e   *Engine
 	n   *node
@@ -25,6 +26,7 @@ type evalCtx struct {
 	done     chan struct{} // made by the first Done
 	after    []afterFunc   // registered by AfterFunc, not yet stopped
 	nextID   int
+	running  int // functions of after started by cancel and not yet returned
 	reporter any // made by the first Value(lang.ProgressKey{})
 }
 
@@ -74,7 +76,7 @@ func (c *evalCtx) AfterFunc(f func()) (stop func() bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.err != nil {
-		go f()
+		c.goLocked(f)
 		return func() bool { return false }
 	}
 	c.nextID++
@@ -105,7 +107,55 @@ func (c *evalCtx) cancel() {
 		close(c.done)
 	}
 	for _, a := range c.after {
-		go a.f()
+		c.goLocked(a.f)
 	}
 	c.after = nil
+}
+
+// goLocked runs f in a goroutine of its own, counted in running: f may
+// read c (context.AfterFunc's does), which is not reused until it returns.
+func (c *evalCtx) goLocked(f func()) {
+	c.running++
+	go func() {
+		f()
+		c.mu.Lock()
+		c.running--
+		c.mu.Unlock()
+	}()
+}
+
+// newEvalCtxLocked returns the context of an evaluation of n starting now,
+// one that an ended evaluation used if there is one.
+func (e *Engine) newEvalCtxLocked(n *node) *evalCtx {
+	k := len(e.ctxs)
+	if k == 0 {
+		return &evalCtx{e: e, n: n, run: n.run}
+	}
+	c := e.ctxs[k-1]
+	e.ctxs[k-1] = nil
+	e.ctxs = e.ctxs[:k-1]
+	c.n, c.run = n, n.run
+	return c
+}
+
+// freeEvalCtxLocked takes back ctx, the context of an evaluation whose
+// executor has returned: an executor uses nothing of its evaluation once
+// Eval returns (see Executor). By then the context is cancelled (the
+// result settled the cell, or it was stopped), and what waits on its Done
+// has been told; the next evaluation gets a fresh Done channel. A context
+// whose AfterFunc functions still run is left to the garbage collector.
+func (e *Engine) freeEvalCtxLocked(ctx context.Context) {
+	c, ok := ctx.(*evalCtx)
+	if !ok || len(e.ctxs) >= maxFreeScopes {
+		return
+	}
+	c.mu.Lock()
+	done := c.err != nil && c.running == 0
+	if done {
+		c.err, c.done, c.after, c.reporter = nil, nil, nil, nil
+	}
+	c.mu.Unlock()
+	if done {
+		e.ctxs = append(e.ctxs, c)
+	}
 }

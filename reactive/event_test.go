@@ -126,7 +126,9 @@ func TestCloseInFlight(t *testing.T) {
 		ca, cr := <-hl.calls, <-hr.calls
 		synctest.Wait()
 		e.Close()
-		if ca.ctx.Err() == nil || cr.ctx.Err() == nil {
+		<-ca.returned
+		<-cr.returned
+		if ca.err == nil || cr.err == nil {
 			t.Error("evaluations not cancelled by Close")
 		}
 		want := map[string]string{"a": "cancelled", "r": "cancelled", "b": "cancelled", "x": "ready 7"}

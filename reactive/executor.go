@@ -13,8 +13,9 @@ import (
 // stopping the evaluation wherever it runs. ctx carries the evaluation's
 // progress reporter (lang.WithProgress): an executor that evaluates in this
 // process passes ctx to the interpreter, whose pmap and mapreduce report to
-// it (CellView.Progress). Eval must not keep req.Scope once it returns: the
-// engine reuses the map. Implementations are safe for concurrent use.
+// it (CellView.Progress). Eval must not keep req.Scope or ctx once it
+// returns: the engine reuses them. Implementations are safe for concurrent
+// use.
 //
 // Request and Result are lang's types, so that an executor (such as the
 // remote client) satisfies Executor without importing this package.

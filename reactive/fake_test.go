@@ -43,11 +43,17 @@ type hold struct {
 	ignoreCx bool // the evaluation does not stop when its context is cancelled
 }
 
-// heldCall is an evaluation held by a hold.
+// heldCall is an evaluation held by a hold. The engine reuses a context
+// once Eval has returned, so the test looks at done, the context's Done
+// when the call began, and at err, the context's error when Eval returned
+// (once returned is closed).
 type heldCall struct {
-	ctx    context.Context
-	req    Request
-	result chan *Result // nil evaluates as usual
+	ctx      context.Context
+	done     <-chan struct{}
+	req      Request
+	result   chan *Result // nil evaluates as usual
+	returned chan struct{}
+	err      error
 }
 
 func (c *heldCall) release()              { c.result <- nil }
@@ -105,7 +111,11 @@ func (f *fake) Eval(ctx context.Context, req Request) Result {
 		f.mu.Unlock()
 	}()
 	if h != nil {
-		c := &heldCall{ctx: ctx, req: req, result: make(chan *Result, 1)}
+		c := &heldCall{ctx: ctx, done: ctx.Done(), req: req, result: make(chan *Result, 1), returned: make(chan struct{})}
+		defer func() {
+			c.err = ctx.Err()
+			close(c.returned)
+		}()
 		h.calls <- c
 		var r *Result
 		if h.ignoreCx {
@@ -113,7 +123,7 @@ func (f *fake) Eval(ctx context.Context, req Request) Result {
 		} else {
 			select {
 			case r = <-c.result:
-			case <-ctx.Done():
+			case <-c.done:
 				return Result{Err: fmt.Errorf("eval %s: %w", name, ctx.Err())}
 			}
 		}
@@ -288,7 +298,7 @@ func next(t testing.TB, h *hold) *heldCall {
 func cancelled(t testing.TB, c *heldCall) {
 	t.Helper()
 	select {
-	case <-c.ctx.Done():
+	case <-c.done:
 	case <-time.After(10 * time.Second):
 		t.Fatalf("evaluation of %s not cancelled", c.req.Cell.Name)
 	}

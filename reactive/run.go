@@ -259,6 +259,7 @@ func (e *Engine) evalLocked(ctx context.Context, j job, ex Executor, req Request
 	*busy--
 	e.finishLocked(j, res)
 	e.freeScopeLocked(req.Scope)
+	e.freeEvalCtxLocked(ctx)
 }
 
 // startLocked makes n Running and returns the context and request of its
@@ -269,7 +270,7 @@ func (e *Engine) startLocked(n *node, where string) (context.Context, Request) {
 	n.state, n.where = Running, where
 	n.started, n.finished = e.nowLocked(), time.Time{}
 	n.attempts, n.progress, n.progSent = 0, Progress{}, time.Time{}
-	ctx := &evalCtx{e: e, n: n, run: n.run}
+	ctx := e.newEvalCtxLocked(n)
 	n.eval = ctx
 	req := Request{Cell: n.cell, Scope: e.newScopeLocked(len(n.deps))}
 	for _, d := range n.deps {
