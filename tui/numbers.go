@@ -79,16 +79,8 @@ func sampleIndexes(n, k int) []int {
 // separators (up to 10^15), others to about six significant digits, the
 // very large and very small in exponent form.
 func fmtNum(x float64) string {
-	if x == 0 {
-		return "0" // and not -0
-	}
-	switch {
-	case math.IsNaN(x):
-		return "nan"
-	case math.IsInf(x, 1):
-		return "+inf"
-	case math.IsInf(x, -1):
-		return "-inf"
+	if s, ok := fmtSpecial(x); ok {
+		return s
 	}
 	ax := math.Abs(x)
 	if ax >= 1e15 || ax != 0 && ax < 1e-4 {
@@ -107,6 +99,22 @@ func fmtNum(x float64) string {
 		s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
 	}
 	return thousands(s)
+}
+
+// fmtSpecial formats the numbers that fmtNum and fmtShort write alike:
+// zero (and not -0), nan and the infinities.
+func fmtSpecial(x float64) (string, bool) {
+	switch {
+	case x == 0:
+		return "0", true
+	case math.IsNaN(x):
+		return "nan", true
+	case math.IsInf(x, 1):
+		return "+inf", true
+	case math.IsInf(x, -1):
+		return "-inf", true
+	}
+	return "", false
 }
 
 // fmtInt formats n with thousands separators.
@@ -145,16 +153,8 @@ func thousands(s string) string {
 // fmtShort formats x in at most about seven columns, for axes and cards:
 // 377, -2.5, 0.001234, 12.3k, 4.56M, 1.2e+30.
 func fmtShort(x float64) string {
-	if x == 0 {
-		return "0" // and not -0
-	}
-	switch {
-	case math.IsNaN(x):
-		return "nan"
-	case math.IsInf(x, 1):
-		return "+inf"
-	case math.IsInf(x, -1):
-		return "-inf"
+	if s, ok := fmtSpecial(x); ok {
+		return s
 	}
 	ax := math.Abs(x)
 	switch {
