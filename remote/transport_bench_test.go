@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"go.starlark.net/starlark"
+
+	"github.com/sperse/sperse/internal/benchpeers"
 )
 
 // The transport benchmarks of issue 3, each contender side by side in one
@@ -217,9 +219,9 @@ func TestBenchHarness(t *testing.T) {
 	}
 
 	wrong := newBenchPayload(t)
-	wrong.wantItem = append([]byte(nil), wrong.respItem...)
-	wrong.wantItem[len(wrong.wantItem)-1]++
-	wrong.wantValue = starlark.MakeInt(benchWant + 1)
+	wrong.WantItem = append([]byte(nil), wrong.RespItem...)
+	wrong.WantItem[len(wrong.WantItem)-1]++
+	wrong.WantValue = starlark.MakeInt(benchpeers.Want + 1)
 	for _, c := range newBenchContenders(t, wrong) {
 		if err := c.call(ctx); err == nil {
 			t.Errorf("%s: a call expecting a wrong answer succeeded", c.name)

@@ -16,6 +16,7 @@ import (
 	"go.starlark.net/starlark"
 
 	"github.com/sperse/sperse/cmd/internal/workspace"
+	"github.com/sperse/sperse/internal/benchpeers"
 	"github.com/sperse/sperse/lang"
 	"github.com/sperse/sperse/reactive"
 	"github.com/sperse/sperse/server"
@@ -125,31 +126,24 @@ func (rs results) add(key string, v float64) {
 // of each, one at a time, the three taking turns call by call so that a
 // change in the machine's load touches all three. It adds the p50 and p99
 // of each to the results of sperse, quic and grpc.
-func roundTrips(ctx context.Context, r *sperseRig, p *payload, n int, out map[string]results) error {
-	floor, err := startQUICFloor(ctx, p)
+func roundTrips(ctx context.Context, r *sperseRig, p *benchpeers.Payload, n int, out map[string]results) error {
+	floor, err := benchpeers.StartQUICFloor(ctx, p, false)
 	if err != nil {
 		return fmt.Errorf("quic floor: %w", err)
 	}
 	defer floor.Close()
-	g, err := startGRPCUnary(p)
+	g, err := benchpeers.StartGRPCUnary(p)
 	if err != nil {
 		return fmt.Errorf("grpc: %w", err)
 	}
 	defer g.Close()
 	sperseCall := func(ctx context.Context) error {
-		res := r.ws.Client.Eval(ctx, lang.Request{Cell: p.cell, Scope: p.scope})
-		if res.Err != nil {
-			return fmt.Errorf("sperse: %w", res.Err)
-		}
-		if eq, err := starlark.Equal(res.Value, p.wantValue); err != nil || !eq {
-			return fmt.Errorf("sperse: got %v, want %v", res.Value, p.wantValue)
-		}
-		return nil
+		return p.Check(r.ws.Client.Eval(ctx, lang.Request{Cell: p.Cell, Scope: p.Scope}))
 	}
 	calls := []struct {
 		side string
 		call func(context.Context) error
-	}{{"sperse", sperseCall}, {"quic", floor.call}, {"grpc", g.call}}
+	}{{"sperse", sperseCall}, {"quic", floor.Call}, {"grpc", g.Call}}
 	lat := make([][]time.Duration, len(calls))
 	for i := range lat {
 		lat[i] = make([]time.Duration, 0, n)
@@ -230,25 +224,18 @@ func inFlightRate(ctx context.Context, n int, call func(context.Context, int64) 
 // grpcMany is workload 2 on gRPC: cells unary calls to two gRPC servers,
 // inFlight at a time, alternating between the servers; it returns the
 // calls per second.
-func grpcMany(ctx context.Context, gs []*grpcUnary, cells int) (float64, error) {
+func grpcMany(ctx context.Context, gs []*benchpeers.GRPCUnary, cells int) (float64, error) {
 	return inFlightRate(ctx, cells, func(ctx context.Context, i int64) error {
-		return gs[i%int64(len(gs))].call(ctx)
+		return gs[i%int64(len(gs))].Call(ctx)
 	})
 }
 
 // clientMany is workload 2 through remote.Client.Eval without the engine:
 // cells evaluations of the tiny cell, inFlight at a time, routed by the
 // client to the two servers; it returns the evaluations per second.
-func clientMany(ctx context.Context, r *sperseRig, p *payload, cells int) (float64, error) {
+func clientMany(ctx context.Context, r *sperseRig, p *benchpeers.Payload, cells int) (float64, error) {
 	return inFlightRate(ctx, cells, func(ctx context.Context, _ int64) error {
-		res := r.ws.Client.Eval(ctx, lang.Request{Cell: p.cell, Scope: p.scope})
-		if res.Err != nil {
-			return fmt.Errorf("sperse: %w", res.Err)
-		}
-		if eq, err := starlark.Equal(res.Value, p.wantValue); err != nil || !eq {
-			return fmt.Errorf("sperse: got %v, want %v", res.Value, p.wantValue)
-		}
-		return nil
+		return p.Check(r.ws.Client.Eval(ctx, lang.Request{Cell: p.Cell, Scope: p.Scope}))
 	})
 }
 

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/sperse/sperse/internal/benchpeers"
 	"github.com/sperse/sperse/lang"
 	"github.com/sperse/sperse/reactive"
 )
@@ -58,14 +59,14 @@ func measureSperse(ctx context.Context, only []int, reps, calls int, out map[str
 		return fmt.Errorf("starting the servers: %w", err)
 	}
 	defer r.Close()
-	p, err := newPayload()
+	p, err := benchpeers.NewPayload()
 	if err != nil {
 		return err
 	}
-	var grpcs []*grpcUnary
+	var grpcs []*benchpeers.GRPCUnary
 	if has(2) {
 		for range servers {
-			g, err := startGRPCUnary(p)
+			g, err := benchpeers.StartGRPCUnary(p)
 			if err != nil {
 				return fmt.Errorf("grpc: %w", err)
 			}
