@@ -146,7 +146,7 @@ func (e *Engine) newEvalCtxLocked(n *node) *evalCtx {
 // whose AfterFunc functions still run is left to the garbage collector.
 func (e *Engine) freeEvalCtxLocked(ctx context.Context) {
 	c, ok := ctx.(*evalCtx)
-	if !ok || len(e.ctxs) >= maxFreeScopes {
+	if !ok || len(e.ctxs) >= maxKept {
 		return
 	}
 	c.mu.Lock()

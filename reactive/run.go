@@ -304,15 +304,15 @@ func (e *Engine) newScopeLocked(deps int) map[string]lang.Value {
 // map for each evaluation was a sixth of the time of a burst of tiny
 // cells.
 func (e *Engine) freeScopeLocked(m map[string]lang.Value) {
-	if len(m) <= maxFreeScope && len(e.scopes) < maxFreeScopes {
+	if len(m) <= maxFreeScope && len(e.scopes) < maxKept {
 		clear(m)
 		e.scopes = append(e.scopes, m)
 	}
 }
 
 const (
-	maxFreeScope  = 8  // the most names of a scope that is reused
-	maxFreeScopes = 64 // the most scopes kept for reuse
+	maxFreeScope = 8  // the most names of a scope that is reused
+	maxKept      = 64 // the most scopes, and the most contexts, kept for reuse
 )
 
 // finishLocked records the result of job j, unless n no longer waits for it.
