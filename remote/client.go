@@ -146,6 +146,11 @@ type session struct {
 
 	nextID atomic.Uint64 // the last Eval.ID given
 
+	evals   atomic.Int64 // the evaluations in flight
+	callMu  sync.Mutex
+	calls   *callStream   // the call stream, once opened
+	nextTag atomic.Uint64 // the last Call's Tag
+
 	pingMu   sync.Mutex
 	pingSeq  uint64
 	pingSent time.Time

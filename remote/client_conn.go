@@ -90,6 +90,7 @@ func (c *Client) run(s *server, sess *session) {
 // handles what the server sends there, until the connection is lost or s is
 // stopped. It returns why the connection ended.
 func (c *Client) watch(s *server, sess *session) error {
+	c.wg.Go(func() { c.acceptReplies(sess) })
 	readErr := make(chan error, 1)
 	c.wg.Add(1)
 	go func() {
@@ -296,8 +297,8 @@ func (c *Client) dial(ctx context.Context, s *server) (sess *session, permanent 
 		HandshakeIdleTimeout:  handshakeTimeout / 2,
 		MaxIdleTimeout:        idleTimeout,
 		KeepAlivePeriod:       keepAlivePeriod,
-		MaxIncomingStreams:    -1, // servers open no streams
-		MaxIncomingUniStreams: -1,
+		MaxIncomingStreams:    -1,              // servers open no bidirectional streams,
+		MaxIncomingUniStreams: maxReplyStreams, // but one for each big Reply
 	})
 	check.mu.Lock()
 	fp, newTrust, verr, asked := check.fp, check.newTrust, check.err, check.asked

@@ -7,12 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/fxamacker/cbor/v2"
 	"github.com/quic-go/quic-go"
+	"github.com/quic-go/quic-go/quicvarint"
 
 	"github.com/sperse/sperse/lang"
 )
@@ -123,12 +125,7 @@ func (c *Client) Eval(ctx context.Context, req lang.Request) lang.Result {
 			ev.ID = sess.nextID.Add(1)
 			req.Promise.SetPlace(&placement{srv: s, sess: sess, id: ev.ID})
 		}
-		frame, err := AppendFrame(nil, MsgEval, ev)
-		if err != nil {
-			c.release(s)
-			return lang.Result{Err: fmt.Errorf("cell %s: %w", cell.Name, err)}
-		}
-		res := c.evalCounted(ctx, s, sess, what, frame)
+		res := c.evalCounted(ctx, s, sess, what, ev)
 		res.Attempts = attempt
 		if s.noteShared(res, shared, limit) && !inline {
 			// The server no longer keeps a value it was sent a reference
@@ -228,24 +225,52 @@ func (c *Client) pipeline(ctx context.Context, req lang.Request, r route, exclud
 	return s, at.sess, scope, nil
 }
 
-// evalCounted evaluates frame, the Eval of what, on s through sess, counting
+// evalCounted evaluates ev, the Eval of what, on s through sess, counting
 // it in s's load while it runs: pick counted it, and it releases it.
-func (c *Client) evalCounted(ctx context.Context, s *server, sess *session, what string, frame []byte) lang.Result {
+//
+// An evaluation alone in flight on sess goes on an evaluation stream, the
+// quickest way for one; with others in flight, a small one goes as a Call
+// on the call stream, where many share frames and packets; a big one always
+// goes on a stream of its own.
+func (c *Client) evalCounted(ctx context.Context, s *server, sess *session, what string, ev Eval) lang.Result {
 	defer c.release(s)
 	c.mu.Lock()
 	name := s.name
 	c.mu.Unlock()
-	if len(frame) > sess.maxMessage {
-		return lang.Result{Where: name, Err: fmt.Errorf("%s takes %d bytes to send (code and data), over server %s's message limit of %d",
-			what, len(frame), name, sess.maxMessage)}
-	}
+	alone := sess.evals.Add(1) == 1
+	defer sess.evals.Add(-1)
 	start := time.Now()
-	res := c.evalOn(ctx, name, sess, what, frame)
+	var res lang.Result
+	if size := evalFrameSize(ev); size > sess.maxMessage {
+		return lang.Result{Where: name, Err: fmt.Errorf("%s takes %d bytes to send (code and data), over server %s's message limit of %d",
+			what, size, name, sess.maxMessage)}
+	} else if !alone && size+callTagSize <= min(MaxCallFrame, sess.maxMessage) {
+		res = c.callOn(ctx, name, sess, what, ev)
+	} else {
+		frame, _ := AppendFrame(nil, MsgEval, ev) // an Eval always encodes
+		res = c.evalOn(ctx, name, sess, what, frame)
+	}
 	res.Where = name
 	if res.Took == 0 {
 		res.Took = time.Since(start)
 	}
 	return res
+}
+
+// callTagSize is the most a Call's frame takes beyond its Eval's: the tag.
+const callTagSize = 10
+
+// evalFrameSize is the length of the frame of ev.
+func evalFrameSize(ev Eval) int {
+	n := 1 + 2 + 1 + 1 + len(ev.Job) // [type, {1: kind, 2: job (its bytes)
+	n += len(appendHead(nil, 0x00, uint64(ev.Kind))) + len(appendHead(nil, 0x40, uint64(len(ev.Job))))
+	if ev.ID != 0 {
+		n += 1 + len(appendHead(nil, 0x00, ev.ID))
+	}
+	if ev.Tag != 0 {
+		n += 1 + len(appendHead(nil, 0x00, ev.Tag))
+	}
+	return quicvarint.Len(uint64(n)) + n
 }
 
 // release ends the count of an evaluation in the load of s.
@@ -426,35 +451,42 @@ func (s *server) load() float64 {
 	return float64(n) / float64(max(1, s.welcome.Limits.MaxConcurrency))
 }
 
+// evalFailure is the result of the evaluation of what on the server called
+// name that failed with err, the error of a stream or of ctx.
+func (c *Client) evalFailure(ctx context.Context, name, what string, err error) lang.Result {
+	switch {
+	case ctx.Err() != nil:
+		return lang.Result{Err: fmt.Errorf("%s on server %s: %w", what, name, ctx.Err())}
+	case isConnLoss(err):
+		return lang.Result{Err: &ServerError{Code: CodeDisconnected, Server: name,
+			Message: fmt.Sprintf("server %s was lost during the evaluation: %s", name, describeLoss(err)), Err: err}}
+	}
+	var serr *quic.StreamError
+	if errors.As(err, &serr) && serr.Remote && serr.ErrorCode == StreamBadRequest {
+		return lang.Result{Err: &ServerError{Code: CodeBadRequest, Server: name,
+			Message: fmt.Sprintf("server %s could not understand the evaluation of %s", name, what), Err: err}}
+	}
+	if errors.As(err, &serr) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return lang.Result{Err: &ServerError{Code: CodeDisconnected, Server: name,
+			Message: fmt.Sprintf("server %s ended the evaluation without a result: %s", name, describeLoss(err)), Err: err}}
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return lang.Result{Err: &ServerError{Code: CodeDisconnected, Server: name,
+			Message: fmt.Sprintf("server %s stopped reading evaluations", name), Err: err}}
+	}
+	code := CodeBadRequest
+	if errors.Is(err, ErrTooLarge) {
+		code = CodeTooLarge
+	}
+	return lang.Result{Err: &ServerError{Code: code, Server: name,
+		Message: fmt.Sprintf("server %s sent a bad result for %s: %v", name, what, err), Err: err}}
+}
+
 // evalOn sends frame, an Eval of what ("cell x", "chunk 3 of 16"), to the
 // server called name on an evaluation stream of sess (an idle one, or a new
 // one), and waits for the Result.
 func (c *Client) evalOn(ctx context.Context, name string, sess *session, what string, frame []byte) lang.Result {
-	failed := func(err error) lang.Result {
-		switch {
-		case ctx.Err() != nil:
-			return lang.Result{Err: fmt.Errorf("%s on server %s: %w", what, name, ctx.Err())}
-		case isConnLoss(err):
-			return lang.Result{Err: &ServerError{Code: CodeDisconnected, Server: name,
-				Message: fmt.Sprintf("server %s was lost during the evaluation: %s", name, describeLoss(err)), Err: err}}
-		}
-		var serr *quic.StreamError
-		if errors.As(err, &serr) && serr.Remote && serr.ErrorCode == StreamBadRequest {
-			return lang.Result{Err: &ServerError{Code: CodeBadRequest, Server: name,
-				Message: fmt.Sprintf("server %s could not understand the evaluation of %s", name, what), Err: err}}
-		}
-		if errors.As(err, &serr) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return lang.Result{Err: &ServerError{Code: CodeDisconnected, Server: name,
-				Message: fmt.Sprintf("server %s ended the evaluation without a result: %s", name, describeLoss(err)), Err: err}}
-		}
-		code := CodeBadRequest
-		if errors.Is(err, ErrTooLarge) {
-			code = CodeTooLarge
-		}
-		return lang.Result{Err: &ServerError{Code: code, Server: name,
-			Message: fmt.Sprintf("server %s sent a bad result for %s: %v", name, what, err), Err: err}}
-	}
-
+	failed := func(err error) lang.Result { return c.evalFailure(ctx, name, what, err) }
 	es, err := sess.stream(ctx)
 	if err != nil {
 		return failed(err)
@@ -496,16 +528,22 @@ func (c *Client) evalOn(ctx context.Context, name string, sess *session, what st
 	// The server keeps the stream for the next Eval after a value or the
 	// code's own error; after any other Result it closes it.
 	reuse = stopped == nil && (res.Error == nil || res.Error.Code == CodeFailed)
+	return c.evalResult(ctx, name, what, sess, res)
+}
 
+// evalResult is the result of the evaluation of what on the server called
+// name through sess, which answered res.
+func (c *Client) evalResult(ctx context.Context, name, what string, sess *session, res Result) lang.Result {
 	switch {
 	case res.Error != nil && ctx.Err() != nil:
-		return failed(ctx.Err()) // the server's error may be of our cancellation
+		// The server's error may be of our cancellation.
+		return c.evalFailure(ctx, name, what, ctx.Err())
 	case res.Error != nil:
 		return lang.Result{Err: resultError(name, what, res.Error), Took: res.Took}
 	}
 	v, err := c.decoder.DecodeLimited(res.Value, lang.DecodeLimits{MaxSize: sess.maxMessage})
 	if err != nil {
-		return failed(err)
+		return c.evalFailure(ctx, name, what, err)
 	}
 	return lang.Result{Value: v, Took: res.Took}
 }

@@ -30,13 +30,15 @@ func TestFastPathMatchesLibrary(t *testing.T) {
 	for _, n := range sizes {
 		b := bytes.Repeat([]byte{0x5a}, n)
 		evals = append(evals, Eval{Kind: EvalCell, Job: b}, Eval{Kind: EvalKind(200), Job: b},
-			Eval{Kind: EvalCell, Job: b, ID: uint64(n) + 1}, Eval{Kind: EvalCell, Job: b, ID: math.MaxUint64})
+			Eval{Kind: EvalCell, Job: b, ID: uint64(n) + 1}, Eval{Kind: EvalCell, Job: b, ID: math.MaxUint64},
+			Eval{Kind: EvalCell, Job: b, Tag: uint64(n) + 1}, Eval{Kind: EvalChunk, Job: b, ID: 7, Tag: math.MaxUint64})
 		if n > 0 {
-			results = append(results, Result{Value: b, Took: time.Duration(n)})
+			results = append(results, Result{Value: b, Took: time.Duration(n)}, Result{Value: b, Took: 1, Tag: uint64(n)})
 		}
 	}
 	for _, d := range []time.Duration{0, 1, 23, 24, 1 << 20, math.MaxInt64, -1, -24, -25, math.MinInt64} {
-		results = append(results, Result{Took: d}, Result{Value: []byte{0x01}, Took: d})
+		results = append(results, Result{Took: d}, Result{Value: []byte{0x01}, Took: d},
+			Result{Took: d, Tag: 1}, Result{Value: []byte{0x01}, Took: d, Tag: 1 << 40})
 	}
 	for _, ev := range evals {
 		checkFastPath(t, MsgEval, ev, appendEval(nil, ev), func(b []byte) (any, bool) {
@@ -97,6 +99,8 @@ func FuzzFastPath(f *testing.F) {
 	f.Add(appendEval(nil, Eval{Kind: EvalCell, Job: []byte("job"), ID: 300}))
 	f.Add(appendResult(nil, Result{Value: []byte{0x18, 42}, Took: 1234}))
 	f.Add(appendResult(nil, Result{Took: -5}))
+	f.Add(appendEval(nil, Eval{Kind: EvalChunk, Job: []byte("job"), ID: 3, Tag: 9}))
+	f.Add(appendResult(nil, Result{Value: []byte{0x01}, Took: 7, Tag: 1 << 33}))
 	f.Add(libraryBody(f, Result{Error: &Error{Code: CodeFailed, Message: "boom"}}))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var ev Eval
@@ -116,4 +120,19 @@ func FuzzFastPath(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestEvalFrameSize checks the length evalCounted weighs an Eval's frame by.
+func TestEvalFrameSize(t *testing.T) {
+	for _, n := range []int{0, 23, 24, 255, 256, 65535, 65536, 70000} {
+		for _, ev := range []Eval{{Kind: EvalCell, Job: make([]byte, n)}, {Kind: EvalPublish, Job: make([]byte, n), ID: 1 << 20, Tag: 7}} {
+			frame, err := AppendFrame(nil, MsgEval, ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := evalFrameSize(ev); got != len(frame) {
+				t.Errorf("evalFrameSize of a job of %d bytes, ID %d, Tag %d = %d, want %d", n, ev.ID, ev.Tag, got, len(frame))
+			}
+		}
+	}
 }

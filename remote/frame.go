@@ -143,7 +143,7 @@ func ParseFrame(item []byte) (MsgType, cbor.RawMessage, error) {
 	if t == 0x18 { // a one-byte unsigned integer
 		t, body = uint64(body[0]), body[1:]
 	}
-	if t < uint64(MsgHello) || t > uint64(MsgUpdate) {
+	if t < uint64(MsgHello) || t > uint64(MsgCancel) {
 		return 0, nil, fmt.Errorf("decode frame: unknown message type %d", t)
 	}
 	return MsgType(t), body, nil

@@ -89,10 +89,6 @@ func (c *Client) publishOp(ctx context.Context, job PublishJob) (lang.Value, *se
 	if err != nil {
 		return nil, nil, err
 	}
-	frame, err := AppendFrame(nil, MsgEval, Eval{Kind: EvalPublish, Job: data})
-	if err != nil {
-		return nil, nil, err
-	}
 	what := fmt.Sprintf("%s %s", job.Op, job.Name)
 	var (
 		tried []*server
@@ -109,7 +105,7 @@ func (c *Client) publishOp(ctx context.Context, job PublishJob) (lang.Value, *se
 			}
 			return nil, nil, err
 		}
-		res := c.evalCounted(ctx, s, sess, what, frame)
+		res := c.evalCounted(ctx, s, sess, what, Eval{Kind: EvalPublish, Job: data})
 		if res.Err == nil {
 			return res.Value, s, nil
 		}

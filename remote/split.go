@@ -115,7 +115,7 @@ func (c *Client) Split(ctx context.Context, job lang.SplitJob) ([]lang.Value, er
 		ctx:      ctx,
 		cancel:   cancel,
 		items:    items,
-		frames:   make([][]byte, len(items)),
+		jobs:     make([][]byte, len(items)),
 		results:  make([]lang.Value, len(items)),
 		attempts: make([]int, len(items)),
 		todo:     make(chan int, len(items)),
@@ -195,7 +195,7 @@ type splitRun struct {
 	report func(done, total int) // called under mu, so in order
 
 	items    []lang.Value // the items of each chunk
-	frames   [][]byte     // the Eval frame of each chunk, made by its first worker
+	jobs     [][]byte     // the encoded job of each chunk, made by its first worker
 	results  []lang.Value // written by the worker that completes the chunk
 	todo     chan int     // chunks waiting for a worker; room for all of them
 	finished chan struct{}
@@ -235,14 +235,11 @@ func (sp *splitRun) work(s *server, first int) {
 func (sp *splitRun) run(s *server, i int) bool {
 	n := len(sp.items)
 	what := fmt.Sprintf("chunk %d of %d", i+1, n)
-	if sp.frames[i] == nil {
+	if sp.jobs[i] == nil {
 		ch := sp.job.Chunk
 		ch.Items = sp.items[i]
-		data, err := lang.EncodeChunk(ch)
-		if err == nil {
-			sp.frames[i], err = AppendFrame(nil, MsgEval, Eval{Kind: EvalChunk, Job: data})
-		}
-		if err != nil {
+		var err error
+		if sp.jobs[i], err = lang.EncodeChunk(ch); err != nil {
 			sp.fail(err)
 			return false
 		}
@@ -252,7 +249,7 @@ func (sp *splitRun) run(s *server, i int) bool {
 		sp.todo <- i
 		return false
 	}
-	res := sp.c.evalCounted(sp.ctx, s, sess, what, sp.frames[i])
+	res := sp.c.evalCounted(sp.ctx, s, sess, what, Eval{Kind: EvalChunk, Job: sp.jobs[i]})
 	switch {
 	case res.Err == nil:
 		sp.mu.Lock()

@@ -31,6 +31,24 @@ package remote
 // the server close its side. A server never evaluates anything on a
 // connection whose Hello it has not accepted.
 //
+// Small evaluations share a call stream instead: a bidirectional stream
+// whose first message is a Call. On it the client sends Calls (an Eval with
+// a Tag, unique on the connection and not 0) and Cancels, and the server
+// answers each Call with one Reply (a Result with the Call's Tag) when the
+// evaluation ends, in whatever order they end: a slow one never holds up
+// another. A Reply whose frame is over MaxCallFrame bytes travels instead on
+// a unidirectional stream that the server opens for it and closes after it,
+// so that a big value never holds up the small ones. To cancel a Call the
+// client sends Cancel with its Tag; the server stops the interpreter at once
+// and answers (CodeCancelled), unless it has answered already. A client
+// has at most MaxCalls Calls without a Reply on a call stream. A Call whose
+// frame is over MaxCallFrame bytes is a protocol error: the client sends
+// such an Eval on an evaluation stream. A client that closes its side of a
+// call stream has the server answer the Calls in flight and then close its
+// side; a message that cannot be understood, a Tag in flight already or a
+// Call past MaxCalls has the server cancel the stream both ways with
+// StreamBadRequest, stopping its evaluations.
+//
 // A message on a stream is a frame: its length as a QUIC varint, then that
 // many bytes holding one CBOR item, the array [type, body]. Lengths are
 // checked against the limit before anything is allocated. The value payloads
@@ -68,6 +86,9 @@ const (
 	MsgResult  MsgType = 9  // server → client, evaluation stream
 	MsgMembers MsgType = 10 // server → client, control stream
 	MsgUpdate  MsgType = 11 // server → client, control stream
+	MsgCall    MsgType = 12 // client → server, call stream
+	MsgReply   MsgType = 13 // server → client, call stream or a reply stream of its own
+	MsgCancel  MsgType = 14 // client → server, call stream
 )
 
 func (t MsgType) String() string {
@@ -94,6 +115,12 @@ func (t MsgType) String() string {
 		return "members"
 	case MsgUpdate:
 		return "update"
+	case MsgCall:
+		return "call"
+	case MsgReply:
+		return "reply"
+	case MsgCancel:
+		return "cancel"
 	}
 	return fmt.Sprintf("MsgType(%d)", uint8(t))
 }
@@ -235,6 +262,20 @@ type Eval struct {
 	Kind EvalKind `cbor:"1,keyasint"`
 	Job  []byte   `cbor:"2,keyasint"`           // the job's encoding by lang
 	ID   uint64   `cbor:"3,keyasint,omitempty"` // keep the result under this ID
+	Tag  uint64   `cbor:"4,keyasint,omitempty"` // a Call's tag; 0 in an Eval
+}
+
+// MaxCallFrame is the largest frame of a Call or a Reply on a call stream:
+// bigger ones travel on streams of their own.
+const MaxCallFrame = 32 << 10
+
+// MaxCalls is how many Calls a client may have without a Reply on a call
+// stream.
+const MaxCalls = 256
+
+// Cancel asks the server to stop the Call with the Tag, if it still runs.
+type Cancel struct {
+	Tag uint64 `cbor:"1,keyasint"`
 }
 
 // PublishOp is what an EvalPublish asks of the server's published functions.
@@ -292,7 +333,8 @@ const SharedValueMin = 64 << 10
 type Result struct {
 	Value []byte        `cbor:"1,keyasint,omitempty"` // lang.Encode of the value
 	Error *Error        `cbor:"2,keyasint,omitempty"`
-	Took  time.Duration `cbor:"3,keyasint"` // time spent evaluating on the server
+	Took  time.Duration `cbor:"3,keyasint"`           // time spent evaluating on the server
+	Tag   uint64        `cbor:"4,keyasint,omitempty"` // a Reply's: its Call's tag; 0 in a Result
 }
 
 // Error is an error as it travels: what happened and what the client should do.

@@ -372,10 +372,8 @@ func (c *conn) drain(ctx context.Context, done <-chan struct{}) error {
 	return nil
 }
 
-// serveStream serves one evaluation stream: it carries one Eval after
-// another, each answered with one Result before the next is read. The stream
-// ends when the client closes or cancels it, when an Eval cannot be served
-// (a bad request, a cancelled evaluation), or after GoAway.
+// serveStream serves an evaluation stream, or a call stream if its first
+// message is a Call.
 func (s *Server) serveStream(c *conn, str *quic.Stream) {
 	br := bufio.NewReaderSize(str, streamBufferSize)
 	// The first Eval is read at once: the stream was opened for it.
@@ -383,7 +381,7 @@ func (s *Server) serveStream(c *conn, str *quic.Stream) {
 		if !first && !s.awaitEval(c, str, br) {
 			return
 		}
-		if !s.serveEval(c, str, br) {
+		if !s.serveEval(c, str, br, first) {
 			return
 		}
 	}
@@ -415,11 +413,19 @@ func (s *Server) awaitEval(c *conn, str *quic.Stream, br *bufio.Reader) bool {
 	return false
 }
 
-// serveEval serves the Eval that has started to arrive on str: it reads it,
-// runs it and answers with one Result. It reports whether str may carry
-// another Eval; if not, str has been closed or cancelled.
-func (s *Server) serveEval(c *conn, str *quic.Stream, br *bufio.Reader) bool {
+// serveEval serves the message that has started to arrive on str, the
+// stream's first if first: an Eval, which it runs and answers with one
+// Result, or a Call, the first of a call stream, which it serves (see
+// serveCalls). It reports whether str may carry another Eval; if not, str
+// has been closed or cancelled.
+func (s *Server) serveEval(c *conn, str *quic.Stream, br *bufio.Reader, first bool) bool {
 	s.streams.Add(1)
+	start := time.Now()
+	t, body, rerr := readMessage(str, br, s.cfg.MaxMessage, start)
+	if rerr == nil && first && t == remote.MsgCall {
+		s.serveCalls(c, str, br, body, start)
+		return false
+	}
 	if !s.beginEval() {
 		str.CancelRead(0)
 		c.reply(str, remote.Result{Error: &remote.Error{Code: remote.CodeShutdown,
@@ -427,24 +433,9 @@ func (s *Server) serveEval(c *conn, str *quic.Stream, br *bufio.Reader) bool {
 		return false
 	}
 	defer s.endEval()
-	start := time.Now()
-	// An Eval that has not arrived whole must arrive within evalReadTimeout.
-	// (Setting a deadline costs more than the rest of reading a small Eval.)
-	wait := !remote.FrameBuffered(br)
-	if wait {
-		str.SetReadDeadline(start.Add(evalReadTimeout))
-	}
-	ev, rerr := readEval(br, s.cfg.MaxMessage)
-	if wait {
-		str.SetReadDeadline(time.Time{})
-	}
-	var t *task
+	var ev remote.Eval
 	if rerr == nil {
-		t, rerr = s.decodeTask(ev, c.grant)
-	}
-	var k *kept
-	if rerr == nil && ev.ID != 0 {
-		k, rerr = c.kept.keep(ev.ID)
+		ev, rerr = decodeEval(t, body, br)
 	}
 	if rerr != nil && rerr.Code == remote.CodeCancelled {
 		s.log.Info("evaluation", "remote", c.remote, "client", c.client, "outcome", rerr.Code.String())
@@ -452,12 +443,7 @@ func (s *Server) serveEval(c *conn, str *quic.Stream, br *bufio.Reader) bool {
 		return false
 	}
 	if rerr != nil {
-		level := slog.LevelWarn
-		if rerr.Code == remote.CodeNoValue {
-			level = slog.LevelInfo // the client sends the values again
-		}
-		s.log.Log(context.Background(), level, "bad evaluation request", "remote", c.remote, "client", c.client,
-			"code", rerr.Code.String(), "error", rerr.Message)
+		s.logBadRequest(c, rerr)
 		str.CancelRead(remote.StreamBadRequest)
 		c.reply(str, remote.Result{Error: rerr}, true)
 		return false
@@ -475,10 +461,48 @@ func (s *Server) serveEval(c *conn, str *quic.Stream, br *bufio.Reader) bool {
 		defer close(watched)
 		watchStream(br, cancel)
 	})
-	var (
-		res remote.Result
-		v   lang.Value
-	)
+	res, refused := s.runEval(ctx, c, ev, start)
+	if !watch.Stop() {
+		// A read deadline in the past ends watchStream without consuming
+		// anything: the stream stays readable for the next Eval.
+		str.SetReadDeadline(time.Unix(1, 0))
+		<-watched
+		str.SetReadDeadline(time.Time{})
+	}
+	if refused {
+		str.CancelRead(remote.StreamBadRequest)
+		c.reply(str, res, true)
+		return false
+	}
+	if cancelledByClient(ctx) {
+		str.CancelRead(remote.StreamCancelled)
+		str.CancelWrite(remote.StreamCancelled)
+		return false
+	}
+	// After GoAway, or a Result the client will not reuse the stream after,
+	// the server closes the stream once the Result is sent.
+	last := c.goAwayCtx.Err() != nil || (res.Error != nil && res.Error.Code != remote.CodeFailed)
+	if last {
+		str.CancelRead(0)
+	}
+	return c.reply(str, res, last) && !last
+}
+
+// runEval runs ev, which arrived from c at start, and returns its Result,
+// and whether ev was refused before it ran (its job could not be decoded,
+// or is not permitted, ...). ctx ends when the client cancels the
+// evaluation or the connection closes.
+func (s *Server) runEval(ctx context.Context, c *conn, ev remote.Eval, start time.Time) (res remote.Result, refused bool) {
+	t, rerr := s.decodeTask(ev, c.grant)
+	var k *kept
+	if rerr == nil && ev.ID != 0 {
+		k, rerr = c.kept.keep(ev.ID)
+	}
+	if rerr != nil {
+		s.logBadRequest(c, rerr)
+		return remote.Result{Error: rerr}, true
+	}
+	var v lang.Value
 	refs, rerr := c.resolve(ctx, t, ev.ID)
 	var forwardedTo string // the member that ran t, if s forwarded it
 	switch {
@@ -492,14 +516,6 @@ func (s *Server) serveEval(c *conn, str *quic.Stream, br *bufio.Reader) bool {
 	if k != nil {
 		c.kept.end(ev.ID, k, v, res.Error)
 	}
-	if !watch.Stop() {
-		// A read deadline in the past ends watchStream without consuming
-		// anything: the stream stays readable for the next Eval.
-		str.SetReadDeadline(time.Unix(1, 0))
-		<-watched
-		str.SetReadDeadline(time.Time{})
-	}
-
 	if s.log.Enabled(ctx, slog.LevelInfo) {
 		outcome := "ok"
 		if res.Error != nil {
@@ -521,18 +537,17 @@ func (s *Server) serveEval(c *conn, str *quic.Stream, br *bufio.Reader) bool {
 		}
 		s.log.Info("evaluation", attrs...)
 	}
-	if cancelledByClient(ctx) {
-		str.CancelRead(remote.StreamCancelled)
-		str.CancelWrite(remote.StreamCancelled)
-		return false
+	return res, false
+}
+
+// logBadRequest logs an evaluation request refused with rerr.
+func (s *Server) logBadRequest(c *conn, rerr *remote.Error) {
+	level := slog.LevelWarn
+	if rerr.Code == remote.CodeNoValue {
+		level = slog.LevelInfo // the client sends the values again
 	}
-	// After GoAway, or a Result the client will not reuse the stream after,
-	// the server closes the stream once the Result is sent.
-	last := c.goAwayCtx.Err() != nil || (res.Error != nil && res.Error.Code != remote.CodeFailed)
-	if last {
-		str.CancelRead(0)
-	}
-	return c.reply(str, res, last) && !last
+	s.log.Log(context.Background(), level, "bad evaluation request", "remote", c.remote, "client", c.client,
+		"code", rerr.Code.String(), "error", rerr.Message)
 }
 
 // cancelledByClient reports whether ctx, an evaluation's context, was

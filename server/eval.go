@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/fxamacker/cbor/v2"
 	"github.com/quic-go/quic-go"
 
 	"github.com/sperse/sperse/lang"
@@ -57,24 +58,47 @@ func kindName(k remote.EvalKind) string {
 	return fmt.Sprintf("EvalKind(%d)", uint8(k))
 }
 
-// readEval reads the one message of an evaluation stream from br: an Eval
-// in a frame of at most max bytes, with nothing after it. Anything else is
-// an error to answer with, but for a stream the client cancelled
+// readMessage reads a message of an evaluation or call stream from br,
+// which reads str: a frame of at most max bytes, of which at least a byte
+// has arrived. The rest must arrive within evalReadTimeout of start. Errors
+// are to answer with, but for a stream the client cancelled
 // (CodeCancelled), which gets no answer.
-func readEval(br *bufio.Reader, max int) (remote.Eval, *remote.Error) {
+func readMessage(str readDeadliner, br *bufio.Reader, max int, start time.Time) (remote.MsgType, cbor.RawMessage, *remote.Error) {
+	// (Setting a deadline costs more than the rest of reading a small
+	// message.)
+	wait := !remote.FrameBuffered(br)
+	if wait {
+		str.SetReadDeadline(start.Add(evalReadTimeout))
+	}
 	t, body, err := remote.ReadFrame(br, max)
+	if wait {
+		str.SetReadDeadline(time.Time{})
+	}
 	var serr *quic.StreamError
 	switch {
 	case errors.As(err, &serr) && serr.Remote:
-		return remote.Eval{}, &remote.Error{Code: remote.CodeCancelled, Message: "evaluation cancelled by the client"}
+		return 0, nil, &remote.Error{Code: remote.CodeCancelled, Message: "evaluation cancelled by the client"}
 	case errors.Is(err, remote.ErrTooLarge):
-		return remote.Eval{}, &remote.Error{Code: remote.CodeTooLarge, Message: "eval message too large: " + err.Error()}
+		return 0, nil, &remote.Error{Code: remote.CodeTooLarge, Message: "eval message too large: " + err.Error()}
 	case errors.Is(err, io.EOF):
-		return remote.Eval{}, badRequest("no eval message: the stream ended before one")
+		return 0, nil, badRequest("no eval message: the stream ended before one")
 	case errors.Is(err, os.ErrDeadlineExceeded):
-		return remote.Eval{}, badRequest(fmt.Sprintf("no complete eval message within %s of its start", evalReadTimeout))
+		return 0, nil, badRequest(fmt.Sprintf("no complete eval message within %s of its start", evalReadTimeout))
 	case err != nil:
-		return remote.Eval{}, badRequest("bad eval message: " + err.Error())
+		return 0, nil, badRequest("bad eval message: " + err.Error())
+	}
+	return t, body, nil
+}
+
+// readDeadliner is a stream's receive side, as readMessage uses it.
+type readDeadliner interface {
+	SetReadDeadline(t time.Time) error
+}
+
+// decodeEval decodes the one message of an evaluation stream, of type t
+// with body: an Eval, with nothing after it in br.
+func decodeEval(t remote.MsgType, body cbor.RawMessage, br *bufio.Reader) (remote.Eval, *remote.Error) {
+	switch {
 	case t != remote.MsgEval:
 		return remote.Eval{}, badRequest(fmt.Sprintf("bad eval message: got %s, want eval on an evaluation stream", t))
 	case br.Buffered() > 0:
@@ -82,12 +106,17 @@ func readEval(br *bufio.Reader, max int) (remote.Eval, *remote.Error) {
 		// Result. (Bytes that arrive later are read as the next message.)
 		return remote.Eval{}, badRequest("bad eval message: " + errTrailingBytes.Error())
 	}
+	return decodeEvalBody(t, body)
+}
+
+// decodeEvalBody decodes the body of an Eval or a Call.
+func decodeEvalBody(t remote.MsgType, body cbor.RawMessage) (remote.Eval, *remote.Error) {
 	var ev remote.Eval
 	if err := remote.DecodeBody(t, body, &ev); err != nil {
-		return remote.Eval{}, badRequest("bad eval message: " + err.Error())
+		return remote.Eval{}, badRequest(fmt.Sprintf("bad %s message: %v", t, err))
 	}
 	if ev.Kind != remote.EvalCell && ev.Kind != remote.EvalChunk && ev.Kind != remote.EvalPublish {
-		return remote.Eval{}, badRequest(fmt.Sprintf("bad eval message: unknown kind %d", ev.Kind))
+		return remote.Eval{}, badRequest(fmt.Sprintf("bad %s message: unknown kind %d", t, ev.Kind))
 	}
 	return ev, nil
 }

@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/quic-go/quic-go/quicvarint"
 
@@ -35,7 +36,7 @@ func FuzzServerFrame(f *testing.F) {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		ev, rerr := readEval(bufio.NewReader(bytes.NewReader(data)), s.cfg.MaxMessage)
+		ev, rerr := readFuzzed(data, s.cfg.MaxMessage)
 		var tk *task
 		if rerr == nil {
 			tk, rerr = s.decodeTask(ev, nil)
@@ -69,6 +70,29 @@ func FuzzServerFrame(f *testing.F) {
 	})
 }
 
+// readFuzzed reads an Eval or a Call from data as the server reads the
+// first message of a stream.
+func readFuzzed(data []byte, max int) (remote.Eval, *remote.Error) {
+	br := bufio.NewReader(bytes.NewReader(data))
+	t, body, rerr := readMessage(noDeadline{}, br, max, time.Now())
+	switch {
+	case rerr != nil:
+		return remote.Eval{}, rerr
+	case t == remote.MsgCall:
+		ev, err := decodeCall(body)
+		if err != nil {
+			return remote.Eval{}, badRequest(err.Error())
+		}
+		return ev, nil
+	}
+	return decodeEval(t, body, br)
+}
+
+// noDeadline is a stream whose deadlines do nothing.
+type noDeadline struct{}
+
+func (noDeadline) SetReadDeadline(time.Time) error { return nil }
+
 // fuzzSeeds returns seeds for FuzzServerFrame, by name.
 func fuzzSeeds(t testing.TB) map[string][]byte {
 	t.Helper()
@@ -98,6 +122,13 @@ func fuzzSeeds(t testing.TB) map[string][]byte {
 		}
 		return b
 	}
+	call := func(ev remote.Eval) []byte {
+		b, err := remote.AppendFrame(nil, remote.MsgCall, ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
 	return map[string][]byte{
 		"cell":          cell("y = x * 2", map[string]lang.Value{"x": localValue(t, "x = 21", nil)}),
 		"cell_function": cell("f = fib(10)", map[string]lang.Value{"fib": fib}),
@@ -105,6 +136,8 @@ func fuzzSeeds(t testing.TB) map[string][]byte {
 		"cell_valueref": cell("y = len(x)", map[string]lang.Value{"x": lang.RefTo([]byte("a value the server does not keep"))}),
 		"chunk":         chunk("job = (lambda x: x * x, lambda xs: sum(xs), range(10))"),
 		"chunk_pmap":    chunk("job = (lambda x: [x], None, [1, 'a', (2, 3)])"),
+		"call":          call(remote.Eval{Kind: remote.EvalCell, Job: cellJob(t, "y = x + 1", map[string]lang.Value{"x": localValue(t, "x = 1", nil)}), Tag: 1}),
+		"call_no_tag":   call(remote.Eval{Kind: remote.EvalCell, Job: cellJob(t, "y = 1", nil)}),
 		"publish":       publish(remote.PublishJob{Op: remote.OpPublish, Name: "f", Func: encode(t, fib)}),
 		"versions":      publish(remote.PublishJob{Op: remote.OpVersions, Name: "f"}),
 		"garbage":       []byte("this is not a frame"),
@@ -122,8 +155,8 @@ func TestReadEvalMemory(t *testing.T) {
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	for range 10 {
-		if _, rerr := readEval(bufio.NewReader(bytes.NewReader(data)), 64<<20); rerr == nil || !strings.Contains(rerr.Message, "unexpected EOF") {
-			t.Fatalf("readEval: %v, want unexpected EOF", rerr)
+		if _, rerr := readFuzzed(data, 64<<20); rerr == nil || !strings.Contains(rerr.Message, "unexpected EOF") {
+			t.Fatalf("readMessage: %v, want unexpected EOF", rerr)
 		}
 	}
 	runtime.ReadMemStats(&after)

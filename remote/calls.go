@@ -1,0 +1,328 @@
+package remote
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/quic-go/quic-go"
+
+	"github.com/sperse/sperse/lang"
+)
+
+// Small evaluations travel as Calls on a call stream that a session keeps,
+// and their Replies come back on it in whatever order they end (see the
+// protocol in wire.go). Many in flight then share the stream's frames and
+// packets, where a stream of their own each would cost each its own: the
+// server answers more than twice as many tiny cells a second.
+
+// callWriteTimeout is the longest a write of Calls may wait for a server
+// that does not read them: then the call stream fails, and its Calls with it.
+const callWriteTimeout = 30 * time.Second
+
+// maxReplyStreams is how many reply streams (each with a big Reply) a server
+// may have open to the client at once.
+const maxReplyStreams = 64
+
+// callStream is a session's call stream.
+type callStream struct {
+	str *quic.Stream
+	w   *frameWriter
+
+	// slots holds a token for each Call without a Reply: at most MaxCalls.
+	slots chan struct{}
+
+	mu sync.Mutex
+	// pending are the Calls without a Reply, by Tag, each with the channel
+	// its Reply goes to: nil for a Call cancelled, whose Reply is dropped.
+	pending map[uint64]chan<- callReply
+	err     error // why the stream failed; it then takes no Call
+}
+
+// callReply is what a Call gets: its Reply, or why it will have none.
+type callReply struct {
+	res Result
+	err error
+}
+
+// callStream returns sess's call stream, and opens one if there is none or
+// the last one failed.
+func (c *Client) callStream(ctx context.Context, sess *session) (*callStream, error) {
+	sess.callMu.Lock()
+	defer sess.callMu.Unlock()
+	if cs := sess.calls; cs != nil && cs.ok() {
+		return cs, nil
+	}
+	str, err := sess.conn.OpenStreamSync(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cs := &callStream{str: str, slots: make(chan struct{}, MaxCalls), pending: make(map[uint64]chan<- callReply)}
+	cs.w = newFrameWriter(str, callWriteTimeout, cs.fail)
+	sess.calls = cs
+	c.wg.Go(func() { cs.read(sess.maxMessage) })
+	return cs, nil
+}
+
+// ok reports whether cs has not failed.
+func (cs *callStream) ok() bool {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	return cs.err == nil
+}
+
+// start sends ev as a Call and returns the channel its Reply comes on. It
+// waits while MaxCalls Calls are without a Reply.
+func (cs *callStream) start(ctx context.Context, ev Eval) (<-chan callReply, error) {
+	select {
+	case cs.slots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	ch := make(chan callReply, 1)
+	cs.mu.Lock()
+	if cs.err != nil {
+		cs.mu.Unlock()
+		<-cs.slots
+		return nil, cs.err
+	}
+	cs.pending[ev.Tag] = ch
+	cs.mu.Unlock()
+	// If this fails, so has cs (the writer failed, or fail stopped it), and
+	// fail gives back the slot.
+	return ch, cs.w.Add(appendFrameFunc(nil, MsgCall, ev, appendEval, 24+len(ev.Job)))
+}
+
+// cancel asks the server to stop the Call tag, unless its Reply came
+// already; the Reply it still gets is dropped.
+func (cs *callStream) cancel(tag uint64) {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if _, ok := cs.pending[tag]; ok {
+		cs.pending[tag] = nil
+		frame, _ := AppendFrame(nil, MsgCancel, Cancel{Tag: tag})
+		cs.w.Add(frame) // if cs failed, the server stops the Call anyway
+	}
+}
+
+// deliver hands res to the Call it answers, if that still waits.
+func (cs *callStream) deliver(res Result) {
+	cs.mu.Lock()
+	ch, ok := cs.pending[res.Tag]
+	delete(cs.pending, res.Tag)
+	cs.mu.Unlock()
+	if !ok {
+		return // a Tag the server made up
+	}
+	<-cs.slots
+	if ch != nil {
+		ch <- callReply{res: res}
+	}
+}
+
+// fail ends cs for err: every Call waiting gets err, the stream is
+// cancelled both ways, and the next Call opens another stream.
+func (cs *callStream) fail(err error) {
+	cs.mu.Lock()
+	if cs.err != nil {
+		cs.mu.Unlock()
+		return
+	}
+	cs.err = err
+	pending := cs.pending
+	cs.pending = nil
+	cs.mu.Unlock()
+	for _, ch := range pending {
+		<-cs.slots
+		if ch != nil {
+			ch <- callReply{err: err}
+		}
+	}
+	code := quic.StreamErrorCode(StreamCancelled)
+	if errors.Is(err, errBadReply) {
+		code = StreamBadRequest
+	}
+	cs.str.CancelRead(code)
+	cs.str.CancelWrite(code)
+	cs.w.Stop()
+}
+
+// errBadReply marks a Reply that could not be understood.
+var errBadReply = errors.New("bad reply")
+
+// read reads the Replies on cs until it fails, and delivers them.
+func (cs *callStream) read(maxMessage int) {
+	br := bufio.NewReaderSize(cs.str, 16<<10)
+	for {
+		res, err := readReply(br, maxMessage)
+		if err != nil {
+			cs.fail(err)
+			return
+		}
+		cs.deliver(res)
+	}
+}
+
+// readReply reads a Reply from br.
+func readReply(br *bufio.Reader, maxMessage int) (Result, error) {
+	t, body, err := ReadFrame(br, maxMessage)
+	if err != nil {
+		return Result{}, err
+	}
+	if t != MsgReply {
+		return Result{}, fmt.Errorf("%w: got %s, want reply", errBadReply, t)
+	}
+	var res Result
+	if err := DecodeBody(t, body, &res); err != nil {
+		return Result{}, fmt.Errorf("%w: %w", errBadReply, err)
+	}
+	if res.Tag == 0 {
+		return Result{}, fmt.Errorf("%w: a reply without a tag", errBadReply)
+	}
+	return res, nil
+}
+
+// acceptReplies reads the Replies that come on streams of their own (big
+// ones), until sess's connection closes.
+func (c *Client) acceptReplies(sess *session) {
+	ctx := sess.conn.Context()
+	for {
+		str, err := sess.conn.AcceptUniStream(ctx)
+		if err != nil {
+			return
+		}
+		c.wg.Go(func() {
+			res, err := readReply(bufio.NewReaderSize(str, 64<<10), sess.maxMessage)
+			sess.callMu.Lock()
+			cs := sess.calls
+			sess.callMu.Unlock()
+			switch {
+			case err != nil && ctx.Err() == nil:
+				// Some Call will never have its Reply: fail them all.
+				str.CancelRead(StreamBadRequest)
+				if cs != nil {
+					cs.fail(fmt.Errorf("reply stream: %w", err))
+				}
+			case err == nil && cs != nil:
+				cs.deliver(res)
+			}
+		})
+	}
+}
+
+// callOn sends ev, the Eval of what, as a Call on the call stream of sess
+// to the server called name, and waits for its Reply.
+func (c *Client) callOn(ctx context.Context, name string, sess *session, what string, ev Eval) lang.Result {
+	cs, err := c.callStream(ctx, sess)
+	if err != nil {
+		return c.evalFailure(ctx, name, what, err)
+	}
+	ev.Tag = sess.nextTag.Add(1)
+	ch, err := cs.start(ctx, ev)
+	if err != nil {
+		return c.evalFailure(ctx, name, what, err)
+	}
+	select {
+	case r := <-ch:
+		if r.err != nil {
+			return c.evalFailure(ctx, name, what, r.err)
+		}
+		return c.evalResult(ctx, name, what, sess, r.res)
+	case <-ctx.Done():
+		cs.cancel(ev.Tag)
+		return c.evalFailure(ctx, name, what, ctx.Err())
+	}
+}
+
+// A frameWriter writes frames to a stream from a goroutine of its own, in
+// the order they were added; the frames added while a Write runs go out
+// together in the next one. Adding never waits for the network.
+type frameWriter struct {
+	w       deadlineWriter
+	timeout time.Duration   // the time each Write may take; 0 for no limit
+	onError func(err error) // called once, by the writer, if a Write fails
+
+	mu      sync.Mutex
+	more    sync.Cond // signalled when buf grows or stopped is set
+	buf     []byte    // the frames not yet written
+	err     error     // the error of a Write; then nothing more is written
+	stopped bool      // Stop was called
+}
+
+// deadlineWriter is a stream's send side.
+type deadlineWriter interface {
+	io.Writer
+	SetWriteDeadline(t time.Time) error
+}
+
+// errWriterStopped is what frameWriter.Add returns after Stop.
+var errWriterStopped = errors.New("frame writer stopped")
+
+// newFrameWriter returns a frameWriter to w, whose Writes fail after
+// timeout (if not 0), and which calls onError (if not nil) with the error
+// of the Write that fails.
+func newFrameWriter(w deadlineWriter, timeout time.Duration, onError func(error)) *frameWriter {
+	fw := &frameWriter{w: w, timeout: timeout, onError: onError}
+	fw.more.L = &fw.mu
+	go fw.run()
+	return fw
+}
+
+// Add queues frame (copying it) to be written. It returns the error of a
+// Write that failed, or errWriterStopped after Stop; the frame is then
+// dropped.
+func (fw *frameWriter) Add(frame []byte) error {
+	fw.mu.Lock()
+	defer fw.mu.Unlock()
+	switch {
+	case fw.err != nil:
+		return fw.err
+	case fw.stopped:
+		return errWriterStopped
+	}
+	fw.buf = append(fw.buf, frame...)
+	fw.more.Signal()
+	return nil
+}
+
+// Stop has the writer return once the frames added so far are written (or a
+// Write fails), without waiting for it.
+func (fw *frameWriter) Stop() {
+	fw.mu.Lock()
+	fw.stopped = true
+	fw.more.Signal()
+	fw.mu.Unlock()
+}
+
+func (fw *frameWriter) run() {
+	var out []byte
+	fw.mu.Lock()
+	for {
+		for len(fw.buf) == 0 && !fw.stopped {
+			fw.more.Wait()
+		}
+		if len(fw.buf) == 0 {
+			fw.mu.Unlock()
+			return
+		}
+		out, fw.buf = fw.buf, out[:0]
+		fw.mu.Unlock()
+		if fw.timeout > 0 {
+			fw.w.SetWriteDeadline(time.Now().Add(fw.timeout))
+		}
+		_, err := fw.w.Write(out)
+		fw.mu.Lock()
+		if err != nil {
+			fw.err, fw.buf = err, nil
+			fw.mu.Unlock()
+			if fw.onError != nil {
+				fw.onError(err)
+			}
+			return
+		}
+	}
+}
