@@ -12,6 +12,7 @@ import (
 
 	"github.com/fxamacker/cbor/v2"
 	"github.com/quic-go/quic-go"
+	"github.com/quic-go/quic-go/quicvarint"
 
 	"github.com/sperse/sperse/remote"
 )
@@ -27,14 +28,35 @@ type callStream struct {
 
 	mu      sync.Mutex
 	running map[uint64]context.CancelCauseFunc // the Calls not yet answered, by Tag
-	wg      sync.WaitGroup                     // their goroutines
+	wg      sync.WaitGroup                     // the workers
 	broken  atomic.Bool                        // the stream failed: no Reply can go
+
+	// Calls run on workers that wait for the next Call once one is
+	// answered: a new goroutine for each grew its stack, copying it, in
+	// every Call (the parser's recursion is deep).
+	jobs  chan call     // to an idle worker
+	idle  atomic.Int32  // workers waiting for a Call
+	ended chan struct{} // closed when the stream is done: the workers return
 }
+
+// call is a Call for a worker to run.
+type call struct {
+	ctx   context.Context
+	ev    remote.Eval
+	start time.Time
+}
+
+// maxIdleWorkers bounds the workers of a call stream waiting for a Call:
+// as many as it may have Calls. Fewer had workers come and go, growing
+// their stacks again, as the Calls in flight rose and fell by more. (An
+// idle worker's stack shrinks at the next garbage collection.)
+const maxIdleWorkers = remote.MaxCalls
 
 // serveCalls serves the call stream str, whose first Call (first) arrived
 // at start, until the client closes its side or the stream fails.
 func (s *Server) serveCalls(c *conn, str *quic.Stream, br *bufio.Reader, first cbor.RawMessage, start time.Time) {
-	cs := &callStream{s: s, c: c, str: str, running: make(map[uint64]context.CancelCauseFunc)}
+	cs := &callStream{s: s, c: c, str: str, running: make(map[uint64]context.CancelCauseFunc),
+		jobs: make(chan call), ended: make(chan struct{})}
 	t, body := remote.MsgCall, first
 	var err error
 	for {
@@ -46,7 +68,7 @@ func (s *Server) serveCalls(c *conn, str *quic.Stream, br *bufio.Reader, first c
 		}
 		start = time.Now()
 		var rerr *remote.Error
-		if t, body, rerr = readMessage(str, br, s.cfg.MaxMessage, start); rerr != nil {
+		if t, body, rerr = readMessage(str, br, min(s.cfg.MaxMessage, remote.MaxCallFrame), start); rerr != nil {
 			err = errors.New(rerr.Message)
 			if rerr.Code == remote.CodeCancelled {
 				err = errClientCancelled
@@ -54,6 +76,7 @@ func (s *Server) serveCalls(c *conn, str *quic.Stream, br *bufio.Reader, first c
 			break
 		}
 	}
+	close(cs.ended) // no more Calls: a worker returns once it is done
 	var serr *quic.StreamError
 	switch {
 	case errors.Is(err, io.EOF):
@@ -96,7 +119,12 @@ func (cs *callStream) handle(t remote.MsgType, body cbor.RawMessage, start time.
 		}
 		ctx, cancel := context.WithCancelCause(cs.c.qc.Context())
 		cs.running[ev.Tag] = cancel
-		cs.wg.Go(func() { cs.run(ctx, ev, start) })
+		cl := call{ctx, ev, start}
+		select {
+		case cs.jobs <- cl:
+		default:
+			cs.wg.Go(func() { cs.work(cl) })
+		}
 		return nil
 	case remote.MsgCancel:
 		var m remote.Cancel
@@ -116,8 +144,11 @@ func (cs *callStream) handle(t remote.MsgType, body cbor.RawMessage, start time.
 
 // decodeCall decodes the body of a Call.
 func decodeCall(body cbor.RawMessage) (remote.Eval, error) {
-	if len(body) > remote.MaxCallFrame {
-		return remote.Eval{}, fmt.Errorf("a call of %d bytes, over the limit of %d for a call stream", len(body), remote.MaxCallFrame)
+	// MaxCallFrame bounds the frame: the body, after the item's length,
+	// its array header and its type (a byte each, as AppendFrame writes them).
+	n := 2 + len(body)
+	if size := quicvarint.Len(uint64(n)) + n; size > remote.MaxCallFrame {
+		return remote.Eval{}, fmt.Errorf("a call of %d bytes, over the limit of %d for a call stream", size, remote.MaxCallFrame)
 	}
 	ev, rerr := decodeEvalBody(remote.MsgCall, body)
 	if rerr != nil {
@@ -136,6 +167,24 @@ func (cs *callStream) stopAll() {
 	defer cs.mu.Unlock()
 	for _, cancel := range cs.running {
 		cancel(errClientCancelled)
+	}
+}
+
+// work runs cl, then the Calls it is handed, until the stream ends or
+// enough other workers wait.
+func (cs *callStream) work(cl call) {
+	for {
+		cs.run(cl.ctx, cl.ev, cl.start)
+		if cs.idle.Add(1) > maxIdleWorkers {
+			cs.idle.Add(-1)
+			return
+		}
+		select {
+		case cl = <-cs.jobs:
+			cs.idle.Add(-1)
+		case <-cs.ended:
+			return
+		}
 	}
 }
 
