@@ -27,12 +27,14 @@ import (
 // process's CPU time per call (cpu-µs/op: client and server together, as
 // both run in this process), which a busy machine disturbs less than it
 // disturbs elapsed time; one call at a time, it also counts the scheduler
-// spinning while it waits, so compare it between contenders only. On a shared machine the figures of sub-benchmarks
-// that run seconds apart drift, so each benchmark also has an "interleaved"
-// sub-benchmark that alternates the contenders within one measurement and
-// reports their figures and the ratios of sperse's to the others'. The
-// targets of issue 3: sperse/quic-p50 at most 1.3, sperse/grpc-p50 below 1,
-// sperse/grpc-evals at least 1.2.
+// spinning while it waits, so compare it between contenders only. On a
+// shared machine the figures of sub-benchmarks that run seconds apart
+// drift, so each benchmark also has an "interleaved" sub-benchmark that
+// alternates the contenders within one measurement (in blocks of
+// benchpeers.Block calls for the round trips, of benchBatch for the
+// throughput) and reports their figures and the ratios of sperse's to the
+// others'. The targets of issue 3: sperse/quic-p50 at most 1.3,
+// sperse/grpc-p50 below 1, sperse/grpc-evals at least 1.2.
 
 // benchInFlight is how many calls BenchmarkThroughput64 keeps in flight.
 const benchInFlight = 64
@@ -65,21 +67,14 @@ func BenchmarkRoundTrip(b *testing.B) {
 		})
 	}
 	b.Run("interleaved", func(b *testing.B) {
-		ctx := b.Context()
-		lat := make([][]time.Duration, len(contenders))
-		for i := range lat {
-			lat[i] = make([]time.Duration, b.N)
+		calls := make([]func(context.Context) error, len(contenders))
+		for i, c := range contenders {
+			calls[i] = c.call
 		}
 		b.ResetTimer()
-		for i := range b.N {
-			for j := range contenders {
-				k := (i + j) % len(contenders) // each goes first in turn
-				start := time.Now()
-				if err := contenders[k].call(ctx); err != nil {
-					b.Fatal(err)
-				}
-				lat[k][i] = time.Since(start)
-			}
+		lat, err := benchpeers.Alternate(b.Context(), calls, b.N)
+		if err != nil {
+			b.Fatal(err)
 		}
 		b.StopTimer()
 		p50 := make(map[string]float64)

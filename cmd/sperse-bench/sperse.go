@@ -123,9 +123,10 @@ func (rs results) add(key string, v float64) {
 }
 
 // roundTrips is workload 1 on sperse, the raw QUIC floor and gRPC: n calls
-// of each, one at a time, the three taking turns call by call so that a
-// change in the machine's load touches all three. It adds the p50 and p99
-// of each to the results of sperse, quic and grpc.
+// of each, one at a time, the three taking turns in blocks of
+// benchpeers.Block calls (see there why) so that a change in the machine's
+// load touches all three. It adds the p50 and p99 of each to the results of
+// sperse, quic and grpc.
 func roundTrips(ctx context.Context, r *sperseRig, p *benchpeers.Payload, n int, out map[string]results) error {
 	floor, err := benchpeers.StartQUICFloor(ctx, p, false)
 	if err != nil {
@@ -140,29 +141,19 @@ func roundTrips(ctx context.Context, r *sperseRig, p *benchpeers.Payload, n int,
 	sperseCall := func(ctx context.Context) error {
 		return p.Check(r.ws.Client.Eval(ctx, lang.Request{Cell: p.Cell, Scope: p.Scope}))
 	}
-	calls := []struct {
-		side string
-		call func(context.Context) error
-	}{{"sperse", sperseCall}, {"quic", floor.Call}, {"grpc", g.Call}}
-	lat := make([][]time.Duration, len(calls))
-	for i := range lat {
-		lat[i] = make([]time.Duration, 0, n)
+	sides := []string{"sperse", "quic", "grpc"}
+	calls := []func(context.Context) error{sperseCall, floor.Call, g.Call}
+	// A tenth more first, to warm up.
+	if _, err := benchpeers.Alternate(ctx, calls, n/10); err != nil {
+		return err
 	}
-	for i := range n + n/10 { // the first tenth warms up
-		for j := range calls {
-			k := (i + j) % len(calls) // each goes first in turn
-			start := time.Now()
-			if err := calls[k].call(ctx); err != nil {
-				return err
-			}
-			if i >= n/10 {
-				lat[k] = append(lat[k], time.Since(start))
-			}
-		}
+	lat, err := benchpeers.Alternate(ctx, calls, n)
+	if err != nil {
+		return err
 	}
-	for k, c := range calls {
-		out[c.side].add("1.p50", percentile(lat[k], 50))
-		out[c.side].add("1.p99", percentile(lat[k], 99))
+	for k, side := range sides {
+		out[side].add("1.p50", percentile(lat[k], 50))
+		out[side].add("1.p99", percentile(lat[k], 99))
 	}
 	return nil
 }
@@ -183,7 +174,7 @@ func manyCells(ctx context.Context, r *sperseRig, cells int, rep int) (float64, 
 		return 0, err
 	}
 	took := time.Since(start)
-	for _, i := range []int{0, cells / 2, cells - 1} {
+	for i := range cells {
 		if err := wantCell(e, fmt.Sprintf("t%d", i), strconv.Itoa(i+rep)); err != nil {
 			return 0, err
 		}
