@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"sync"
 	"time"
 
@@ -31,7 +30,7 @@ const maxReplyStreams = 64
 // callStream is a session's call stream.
 type callStream struct {
 	str *quic.Stream
-	w   *frameWriter
+	w   *FrameWriter
 
 	// slots holds a token for each Call without a Reply: at most MaxCalls.
 	slots chan struct{}
@@ -62,7 +61,11 @@ func (c *Client) callStream(ctx context.Context, sess *session) (*callStream, er
 		return nil, err
 	}
 	cs := &callStream{str: str, slots: make(chan struct{}, MaxCalls), pending: make(map[uint64]chan<- callReply)}
-	cs.w = newFrameWriter(str, callWriteTimeout, cs.fail)
+	cs.w = NewFrameWriter(str, callWriteTimeout, func(_ int, err error) {
+		if err != nil {
+			cs.fail(err)
+		}
+	})
 	sess.calls = cs
 	c.wg.Go(func() { cs.read(sess.maxMessage) })
 	return cs, nil
@@ -235,94 +238,5 @@ func (c *Client) callOn(ctx context.Context, name string, sess *session, what st
 	case <-ctx.Done():
 		cs.cancel(ev.Tag)
 		return c.evalFailure(ctx, name, what, ctx.Err())
-	}
-}
-
-// A frameWriter writes frames to a stream from a goroutine of its own, in
-// the order they were added; the frames added while a Write runs go out
-// together in the next one. Adding never waits for the network.
-type frameWriter struct {
-	w       deadlineWriter
-	timeout time.Duration   // the time each Write may take; 0 for no limit
-	onError func(err error) // called once, by the writer, if a Write fails
-
-	mu      sync.Mutex
-	more    sync.Cond // signalled when buf grows or stopped is set
-	buf     []byte    // the frames not yet written
-	err     error     // the error of a Write; then nothing more is written
-	stopped bool      // Stop was called
-}
-
-// deadlineWriter is a stream's send side.
-type deadlineWriter interface {
-	io.Writer
-	SetWriteDeadline(t time.Time) error
-}
-
-// errWriterStopped is what frameWriter.Add returns after Stop.
-var errWriterStopped = errors.New("frame writer stopped")
-
-// newFrameWriter returns a frameWriter to w, whose Writes fail after
-// timeout (if not 0), and which calls onError (if not nil) with the error
-// of the Write that fails.
-func newFrameWriter(w deadlineWriter, timeout time.Duration, onError func(error)) *frameWriter {
-	fw := &frameWriter{w: w, timeout: timeout, onError: onError}
-	fw.more.L = &fw.mu
-	go fw.run()
-	return fw
-}
-
-// Add queues frame (copying it) to be written. It returns the error of a
-// Write that failed, or errWriterStopped after Stop; the frame is then
-// dropped.
-func (fw *frameWriter) Add(frame []byte) error {
-	fw.mu.Lock()
-	defer fw.mu.Unlock()
-	switch {
-	case fw.err != nil:
-		return fw.err
-	case fw.stopped:
-		return errWriterStopped
-	}
-	fw.buf = append(fw.buf, frame...)
-	fw.more.Signal()
-	return nil
-}
-
-// Stop has the writer return once the frames added so far are written (or a
-// Write fails), without waiting for it.
-func (fw *frameWriter) Stop() {
-	fw.mu.Lock()
-	fw.stopped = true
-	fw.more.Signal()
-	fw.mu.Unlock()
-}
-
-func (fw *frameWriter) run() {
-	var out []byte
-	fw.mu.Lock()
-	for {
-		for len(fw.buf) == 0 && !fw.stopped {
-			fw.more.Wait()
-		}
-		if len(fw.buf) == 0 {
-			fw.mu.Unlock()
-			return
-		}
-		out, fw.buf = fw.buf, out[:0]
-		fw.mu.Unlock()
-		if fw.timeout > 0 {
-			fw.w.SetWriteDeadline(time.Now().Add(fw.timeout))
-		}
-		_, err := fw.w.Write(out)
-		fw.mu.Lock()
-		if err != nil {
-			fw.err, fw.buf = err, nil
-			fw.mu.Unlock()
-			if fw.onError != nil {
-				fw.onError(err)
-			}
-			return
-		}
 	}
 }

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/fxamacker/cbor/v2"
 	"github.com/quic-go/quic-go/quicvarint"
@@ -176,4 +178,119 @@ func FrameBuffered(br *bufio.Reader) bool {
 	b, _ := br.Peek(br.Buffered())
 	n, l, err := quicvarint.Parse(b)
 	return err == nil && n <= uint64(len(b)-l)
+}
+
+// A FrameWriter writes frames to a stream from a goroutine of its own, in
+// the order they were added. The frames added while a Write runs go out
+// together in the next one, and so do those added while the writer, woken
+// by a first frame, lets the goroutines that are ready run first: fewer
+// writes make fewer packets, each a system call. Adding never waits for
+// the network.
+type FrameWriter struct {
+	w       deadlineWriter
+	timeout time.Duration // the time each Write may take; 0 for no limit
+	// written is called by the writer after each Write, with the number of
+	// frames it carried and its error; if the error is not nil, the
+	// writer has stopped, and the frames counted include those dropped.
+	written func(frames int, err error)
+	done    chan struct{} // closed when the writer has returned
+
+	mu      sync.Mutex
+	more    sync.Cond // signalled when buf grows or stopped is set
+	buf     []byte    // the frames not yet written
+	n       int       // how many
+	err     error     // the error of a Write; then nothing more is written
+	stopped bool      // Stop was called
+}
+
+// deadlineWriter is a stream's send side.
+type deadlineWriter interface {
+	io.Writer
+	SetWriteDeadline(t time.Time) error
+}
+
+// ErrWriterStopped is what FrameWriter.Add returns after Stop.
+var ErrWriterStopped = errors.New("frame writer stopped")
+
+// NewFrameWriter returns a FrameWriter to w, each of whose Writes fails
+// after timeout (if not 0), and which calls written (if not nil) after each.
+func NewFrameWriter(w deadlineWriter, timeout time.Duration, written func(frames int, err error)) *FrameWriter {
+	fw := &FrameWriter{w: w, timeout: timeout, written: written, done: make(chan struct{})}
+	fw.more.L = &fw.mu
+	go fw.run()
+	return fw
+}
+
+// Add queues frame (copying it) to be written. It returns the error of a
+// Write that failed, or ErrWriterStopped after Stop; the frame is then
+// dropped.
+func (fw *FrameWriter) Add(frame []byte) error {
+	fw.mu.Lock()
+	defer fw.mu.Unlock()
+	switch {
+	case fw.err != nil:
+		return fw.err
+	case fw.stopped:
+		return ErrWriterStopped
+	}
+	fw.buf = append(fw.buf, frame...)
+	fw.n++
+	fw.more.Signal()
+	return nil
+}
+
+// Stop has the writer return once the frames added so far are written (or
+// a Write fails), without waiting for it.
+func (fw *FrameWriter) Stop() {
+	fw.mu.Lock()
+	fw.stopped = true
+	fw.more.Signal()
+	fw.mu.Unlock()
+}
+
+// Close stops the writer and waits for it to return.
+func (fw *FrameWriter) Close() {
+	fw.Stop()
+	<-fw.done
+}
+
+func (fw *FrameWriter) run() {
+	defer close(fw.done)
+	var out []byte
+	fw.mu.Lock()
+	for {
+		for len(fw.buf) == 0 && !fw.stopped {
+			fw.more.Wait()
+			// Let the goroutines that are ready add theirs first.
+			fw.mu.Unlock()
+			runtime.Gosched()
+			fw.mu.Lock()
+		}
+		if len(fw.buf) == 0 {
+			fw.mu.Unlock()
+			return
+		}
+		out, fw.buf = fw.buf, out[:0]
+		n := fw.n
+		fw.n = 0
+		fw.mu.Unlock()
+		if fw.timeout > 0 {
+			fw.w.SetWriteDeadline(time.Now().Add(fw.timeout))
+		}
+		_, err := fw.w.Write(out)
+		if err != nil {
+			fw.mu.Lock()
+			fw.err = err
+			n += fw.n // the frames added meanwhile are dropped with these
+			fw.buf, fw.n = nil, 0
+			fw.mu.Unlock()
+		}
+		if fw.written != nil {
+			fw.written(n, err)
+		}
+		if err != nil {
+			return
+		}
+		fw.mu.Lock()
+	}
 }

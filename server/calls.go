@@ -18,13 +18,13 @@ import (
 )
 
 // callStream is a call stream being served (see the protocol in remote's
-// wire.go): its Calls run at once, each in a goroutine of its own, and each
+// wire.go): its Calls run at once, each on a worker of its own, and each
 // answers with a Reply when it ends.
 type callStream struct {
 	s   *Server
 	c   *conn
 	str *quic.Stream
-	wmu sync.Mutex // serializes the writes of Replies
+	w   *remote.FrameWriter // writes the Replies; each, once written, ends its evaluation's count
 
 	mu      sync.Mutex
 	running map[uint64]context.CancelCauseFunc // the Calls not yet answered, by Tag
@@ -57,6 +57,7 @@ const maxIdleWorkers = remote.MaxCalls
 func (s *Server) serveCalls(c *conn, str *quic.Stream, br *bufio.Reader, first cbor.RawMessage, start time.Time) {
 	cs := &callStream{s: s, c: c, str: str, running: make(map[uint64]context.CancelCauseFunc),
 		jobs: make(chan call), ended: make(chan struct{})}
+	cs.w = remote.NewFrameWriter(str, resultWriteTimeout, cs.written)
 	t, body := remote.MsgCall, first
 	var err error
 	for {
@@ -83,6 +84,7 @@ func (s *Server) serveCalls(c *conn, str *quic.Stream, br *bufio.Reader, first c
 		// The client closed its side: answer the Calls in flight, then
 		// close ours.
 		cs.wg.Wait()
+		cs.w.Close()
 		str.Close()
 		return
 	case errors.Is(err, errClientCancelled), errors.As(err, &serr) && serr.Remote, c.qc.Context().Err() != nil:
@@ -98,6 +100,7 @@ func (s *Server) serveCalls(c *conn, str *quic.Stream, br *bufio.Reader, first c
 		str.CancelWrite(remote.StreamBadRequest)
 	}
 	cs.wg.Wait()
+	cs.w.Close()
 }
 
 // handle handles a message of type t on cs, which arrived at start. An error
@@ -191,11 +194,13 @@ func (cs *callStream) work(cl call) {
 // run runs the Call ev, which arrived at start, with ctx, and answers it.
 func (cs *callStream) run(ctx context.Context, ev remote.Eval, start time.Time) {
 	s, c := cs.s, cs.c
+	// The answer counts as an evaluation until it is sent, so that
+	// Shutdown waits for it: see written.
 	var res remote.Result
 	if s.beginEval() {
-		defer s.endEval() // once answered
 		res, _ = s.runEval(ctx, c, ev, start)
 	} else {
+		s.holdEval()
 		res.Error = &remote.Error{Code: remote.CodeShutdown,
 			Message: fmt.Sprintf("server %s is shutting down: retry on another server", s.cfg.Name)}
 	}
@@ -205,27 +210,37 @@ func (cs *callStream) run(ctx context.Context, ev remote.Eval, start time.Time) 
 	cs.mu.Unlock()
 	cancel(nil)
 	if cs.broken.Load() || c.qc.Context().Err() != nil {
-		return // no Reply can go
+		s.endEval() // no Reply can go
+		return
 	}
 	res.Tag = ev.Tag
 	frame, err := remote.AppendFrame(nil, remote.MsgReply, res)
-	if err == nil && len(frame) > remote.MaxCallFrame {
-		err = cs.replyApart(frame)
-	} else if err == nil {
-		cs.wmu.Lock()
-		cs.str.SetWriteDeadline(time.Now().Add(resultWriteTimeout))
-		_, err = cs.str.Write(frame)
-		cs.wmu.Unlock()
-	}
-	if err != nil {
-		if c.qc.Context().Err() == nil {
-			s.log.Warn("sending result failed", "remote", c.remote, "client", c.client, "error", err)
+	if err == nil && len(frame) <= remote.MaxCallFrame {
+		if cs.w.Add(frame) != nil {
+			s.endEval() // the writer failed, and said so
 		}
-		cs.str.CancelRead(remote.StreamCancelled)
-		cs.str.CancelWrite(remote.StreamCancelled)
 		return
 	}
-	c.lastResult.Store(time.Now().UnixNano())
+	if err == nil {
+		err = cs.replyApart(frame)
+	}
+	cs.written(1, err)
+}
+
+// written ends the count of n evaluations whose Replies were sent, or
+// failed to be with err; then the stream is cancelled.
+func (cs *callStream) written(n int, err error) {
+	s, c := cs.s, cs.c
+	s.endEvals(n)
+	if err == nil {
+		c.lastResult.Store(time.Now().UnixNano())
+		return
+	}
+	if c.qc.Context().Err() == nil && !cs.broken.Load() {
+		s.log.Warn("sending result failed", "remote", c.remote, "client", c.client, "error", err)
+	}
+	cs.str.CancelRead(remote.StreamCancelled)
+	cs.str.CancelWrite(remote.StreamCancelled)
 }
 
 // replyApart sends frame, a big Reply, on a stream of its own.

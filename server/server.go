@@ -378,11 +378,22 @@ func (s *Server) beginEval() bool {
 	return true
 }
 
+// holdEval counts in an answer that is not an evaluation (a refusal), so
+// that Shutdown waits for it to be sent as it does for evaluations.
+func (s *Server) holdEval() {
+	s.mu.Lock()
+	s.evals++
+	s.mu.Unlock()
+}
+
 // endEval counts an evaluation stream out, once it is answered.
-func (s *Server) endEval() {
+func (s *Server) endEval() { s.endEvals(1) }
+
+// endEvals counts n evaluations out, once they are answered.
+func (s *Server) endEvals(n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.evals--
+	s.evals -= n
 	if s.evals == 0 && s.idle != nil {
 		close(s.idle)
 		s.idle = nil
