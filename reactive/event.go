@@ -6,6 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/sperse/sperse/lang"
 )
 
 // EventKind says what happened to a cell.
@@ -54,17 +56,27 @@ type Subscription struct {
 	// commitLocked): publishing an event costs the engine no other lock, and
 	// taking events never waits for the engine. The chunks read go back to
 	// the engine through free.
+	//
+	// What the engine writes and what the subscriber writes are kept on
+	// separate cache lines (pad), and apart from the objects next to the
+	// subscription: a line written on both sides would go back and forth
+	// between their processors.
+	_     pad
 	tail  *chunk        // guarded by e.mu
 	tailN int           // events written in tail; guarded by e.mu
 	timer *time.Timer   // wakes the subscriber while the engine is busy; guarded by e.mu
 	delay time.Duration // how long the timer waits; guarded by e.mu
+	_     pad
 
 	mu   sync.Mutex
-	head *chunk // nil once closed
-	read int    // events of head taken
+	head *chunk  // nil once closed
+	read int     // events of head taken
+	run  []Event // the events Take gives f, made of the published ones
+	_    pad
 
 	freeMu sync.Mutex
 	free   []*chunk // in the order read, at most maxFree
+	_      pad
 
 	// late says that events wait for the timer's wake-up, armed that the
 	// timer is set. signal and closeChan hold sigMu.
@@ -72,24 +84,99 @@ type Subscription struct {
 	armed  atomic.Bool
 	sigMu  sync.Mutex
 	closed bool
+	_      pad
 }
+
+// pad separates fields written on different processors: it is as long as
+// a cache line.
+type pad [64]byte
 
 // chunk is a run of events in a subscription. The engine writes events[i],
 // and sets n to i+1 before it unlocks; the subscriber reads the events below
-// n. Once the chunk is full, the engine links the next one.
+// n. Once the chunk is full, the engine links the next one. first is the Seq
+// of events[0], set before the chunk is linked: a subscription's events are
+// numbered without gaps.
 type chunk struct {
-	events [chunkLen]Event
+	first  uint64
 	n      atomic.Int32
 	next   atomic.Pointer[chunk]
+	_      [32]byte // events start a cache line after Go's 8-byte header of the allocation
+	events [chunkLen]published
 }
 
-// chunkLen is how many events a chunk holds: a chunk stays under 32 KiB, a
+// published is an event as it waits in a subscription: what the Event
+// holds, in two thirds of its room, written in place by the engine while it
+// holds e.mu. The parts of the view that change only when the cell is
+// defined again or its graph changes are a pointer to the node's ident,
+// shared by its events. Take and Next make the Event of it on the
+// subscriber's side: the engine copies less, and the subscriber reads less
+// of what the engine wrote.
+//
+// It takes three cache lines: the first holds what every event has, the
+// others what a cell has while it runs or once it ran. The engine fills a
+// chunk that is all zeros (chunks are cleared before they are filled again),
+// so it writes a line only if the cell has something for it: a queued
+// cell's event writes one.
+type published struct {
+	time     time.Time
+	id       *viewIdent
+	took     time.Duration
+	runs     int
+	attempts int
+	kind     uint8 // an EventKind, which fits
+	state    uint8 // a State, which fits
+
+	value    lang.Value
+	err      error
+	where    string
+	progress Progress
+
+	started  time.Time
+	finished time.Time
+	_        [16]byte
+}
+
+// viewIdent is what a view holds of a cell that changes only when the cell
+// is defined again or its graph changes: never modified once made, so that
+// events share it.
+type viewIdent struct {
+	cell       *lang.Cell
+	dups       []*lang.Cell
+	name       string
+	version    int
+	deps       []string
+	dependents []string
+}
+
+// identLocked returns n's ident, made again if what it holds has changed
+// (whatever changes it sets n.ident to nil).
+func (n *node) identLocked() *viewIdent {
+	if n.ident == nil {
+		n.ident = &viewIdent{cell: n.cell, dups: n.dups, name: n.name, version: n.version, deps: n.depNames, dependents: n.dependentNames()}
+	}
+	return n.ident
+}
+
+// eventInto sets *ev to the event p, numbered seq.
+func (p *published) eventInto(ev *Event, seq uint64) {
+	ev.Seq, ev.Time, ev.Kind = seq, p.time, EventKind(p.kind)
+	v, id := &ev.Cell, p.id
+	v.Cell, v.Dups, v.Name, v.Version = id.cell, id.dups, id.name, id.version
+	v.State, v.Value, v.Err, v.Where, v.Took = State(p.state), p.value, p.err, p.where, p.took
+	v.Started, v.Finished, v.Runs, v.Attempts, v.Progress = p.started, p.finished, p.runs, p.attempts, p.progress
+	v.Deps, v.Dependents = id.deps, id.dependents
+}
+
+// chunkLen is how many events a chunk holds: a chunk stays under 16 KiB, a
 // size that Go allocates from a shared span.
 const chunkLen = 64
 
 // maxFree is how many chunks read a subscription keeps for the engine to
-// fill again: 16,384 events, some 5 MB. A longer burst allocates more.
-const maxFree = 256
+// fill again: 32,768 events, some 7 MB. A subscriber that falls further
+// behind (one not scheduled for a few milliseconds of a busy engine) makes
+// the engine allocate chunks, and the garbage collector work, while it
+// catches up.
+const maxFree = 512
 
 // wakeDelay is how long events wait for their wake-up while the engine is
 // busy, unless the subscriber sets another (SetWakeDelay): however fast the
@@ -108,6 +195,7 @@ func (e *Engine) Subscribe() *Subscription {
 	s := &Subscription{e: e, c: make(chan struct{}, 1), tail: c, head: c, delay: wakeDelay}
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	c.first = e.seq + 1
 	if e.closed {
 		s.closeChan()
 	} else {
@@ -149,9 +237,15 @@ func (s *Subscription) Next() []Event {
 	if n == 0 {
 		return nil
 	}
-	evs := make([]Event, 0, n)
-	s.takeLocked(n, func(run []Event) { evs = append(evs, run...) })
-	return evs
+	evs := make([]Event, n)
+	i := 0
+	s.takeLocked(n, func(c *chunk, from, to int) {
+		for j := from; j < to; j++ {
+			c.events[j].eventInto(&evs[i], c.first+uint64(j))
+			i++
+		}
+	})
+	return evs[:i]
 }
 
 // Take is Next without a copy: it calls f with the events published since
@@ -161,7 +255,23 @@ func (s *Subscription) Next() []Event {
 func (s *Subscription) Take(f func(evs []Event)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.takeLocked(s.waitingLocked(), f)
+	n := s.waitingLocked()
+	if n == 0 {
+		return
+	}
+	if s.run == nil {
+		s.run = make([]Event, chunkLen)
+	}
+	used := 0
+	s.takeLocked(n, func(c *chunk, from, to int) {
+		run := s.run[:to-from]
+		for j := range run {
+			c.events[from+j].eventInto(&run[j], c.first+uint64(from+j))
+		}
+		used = max(used, len(run))
+		f(run[:len(run):len(run)])
+	})
+	clear(s.run[:used]) // what f was given is not kept alive
 }
 
 // waitingLocked returns how many events wait.
@@ -174,15 +284,16 @@ func (s *Subscription) waitingLocked() int {
 	return n
 }
 
-// takeLocked calls f with the next max waiting events, in runs, and gives
-// the chunks it empties back to the engine. max is what waited when the take
-// began: a subscriber slower than the engine would never see the end.
-func (s *Subscription) takeLocked(max int, f func([]Event)) {
+// takeLocked calls f with the next max waiting events, in runs: those of
+// chunk c from index from to index to. It gives the chunks it empties back
+// to the engine. max is what waited when the take began: a subscriber slower
+// than the engine would never see the end.
+func (s *Subscription) takeLocked(max int, f func(c *chunk, from, to int)) {
 	for s.head != nil && max > 0 {
 		c := s.head
 		n := min(int(c.n.Load()), s.read+max)
 		if n > s.read {
-			f(c.events[s.read:n:n])
+			f(c, s.read, n)
 			max -= n - s.read
 			s.read = n
 		}
@@ -231,7 +342,7 @@ func (s *Subscription) Close() {
 	s.e.mu.Unlock()
 	s.closeChan()
 	s.mu.Lock()
-	s.head = nil
+	s.head, s.run = nil, nil
 	s.mu.Unlock()
 }
 
@@ -265,21 +376,25 @@ func (e *Engine) publishLocked(kind EventKind, n *node) {
 	}
 	e.seq++
 	e.uncommitted = true
-	var first *Event
+	id, now := n.identLocked(), e.nowLocked()
 	for _, s := range e.subs {
 		if s.tailN == chunkLen {
 			c := s.newChunk()
+			c.first = e.seq
 			s.tail.n.Store(chunkLen)
 			s.tail.next.Store(c)
 			s.tail, s.tailN = c, 0
 		}
-		ev := &s.tail.events[s.tailN]
-		if first == nil {
-			ev.Seq, ev.Time, ev.Kind = e.seq, e.nowLocked(), kind
-			n.viewInto(&ev.Cell)
-			first = ev
-		} else {
-			*ev = *first
+		// Field by field: a literal would be built aside and copied. The
+		// chunk is all zeros: the lines the cell has nothing for are left.
+		p := &s.tail.events[s.tailN]
+		p.time, p.id, p.took, p.runs, p.attempts = now, id, n.took, n.runs, n.attempts
+		p.kind, p.state = uint8(kind), uint8(n.state)
+		if n.value != nil || n.err != nil || n.where != "" || n.progress != (Progress{}) {
+			p.value, p.err, p.where, p.progress = n.value, n.err, n.where, n.progress
+		}
+		if n.started != (time.Time{}) || n.finished != (time.Time{}) {
+			p.started, p.finished = n.started, n.finished
 		}
 		s.tailN++
 	}

@@ -2,6 +2,7 @@ package reactive
 
 import (
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -333,4 +334,124 @@ func TestSubscriptionTakeWhilePublishing(t *testing.T) {
 			t.Fatalf("event %d has seq %d after %d", i, s, seqs[0]+uint64(i)-1)
 		}
 	}
+}
+
+// TestEventViews: an event's view is the cell as it was when the event was
+// published (the events of a cell share what its definition and graph hold
+// until they change), and a cell's last event shows what Engine.Cell shows
+// once the engine is quiet, but for Dependents (see CellView).
+func TestEventViews(t *testing.T) {
+	e, _, _ := newEngine(t, 0)
+	sub := e.Subscribe()
+	defer sub.Close()
+	late := e.Subscribe() // subscribes again later: its events are numbered as sub's
+	e.Load([]*lang.Cell{cell("z", "1"), cell("a", "z + 1"), cell("b", "a + q")})
+	wait(t, e)
+	e.Define(cell("c", "a + 2")) // a gets a dependent, and no event
+	wait(t, e)
+	late.Close()
+	late = e.Subscribe()
+	defer late.Close()
+	e.Define(cell("z", "2")) // a runs again, as it is: with its new dependent
+	wait(t, e)
+	e.Define(cell("q", "10")) // b runs again, as it is: with its new input
+	wait(t, e)
+	e.Define(cell("c", "7")) // c no longer uses a, and a gets no event
+	wait(t, e)
+	e.Define(cell("z", "3"))
+	wait(t, e)
+	e.Define(cell("a", "5")) // a new version, no longer using z
+	wait(t, e)
+	e.Load([]*lang.Cell{cell("x", "1"), cell("x", "2")}) // x is defined twice
+	wait(t, e)
+
+	evs := sub.Next()
+	var got []string
+	last := map[string]CellView{}
+	for _, ev := range evs {
+		v := ev.Cell
+		switch v.Name {
+		case "a", "b":
+			got = append(got, fmt.Sprintf("%s %s v%d %q deps %v dependents %v: %s", v.Name, ev.Kind, v.Version, v.Cell.Source, v.Deps, v.Dependents, summary(v)))
+		case "x":
+			if len(v.Dups) != 1 || v.Dups[0].Source != "2" || v.Cell.Source != "1" {
+				t.Errorf("x: %s event with Cell %q and Dups %v, want the first definition and the second", ev.Kind, v.Cell.Source, v.Dups)
+			}
+		}
+		last[v.Name] = v
+	}
+	want := []string{
+		`a defined v1 "z + 1" deps [z] dependents [b]: queued`,
+		`b defined v1 "a + q" deps [a] dependents []: queued`,
+		`a state v1 "z + 1" deps [z] dependents [b]: running`,
+		`a value v1 "z + 1" deps [z] dependents [b]: ready 2`,
+		`b state v1 "a + q" deps [a] dependents []: running`,
+		`b state v1 "a + q" deps [a] dependents []: error: t.sp:1:1: undefined: q`,
+		// z = 2
+		`a state v1 "z + 1" deps [z] dependents [b c]: queued`,
+		`b state v1 "a + q" deps [a] dependents []: queued`,
+		`a state v1 "z + 1" deps [z] dependents [b c]: running`,
+		`a value v1 "z + 1" deps [z] dependents [b c]: ready 3`,
+		`b state v1 "a + q" deps [a] dependents []: running`,
+		`b state v1 "a + q" deps [a] dependents []: error: t.sp:1:1: undefined: q`,
+		// q = 10
+		`b state v1 "a + q" deps [a q] dependents []: queued`,
+		`b state v1 "a + q" deps [a q] dependents []: running`,
+		`b value v1 "a + q" deps [a q] dependents []: ready 13`,
+		// c = 7, then z = 3
+		`a state v1 "z + 1" deps [z] dependents [b]: queued`,
+		`b state v1 "a + q" deps [a q] dependents []: queued`,
+		`a state v1 "z + 1" deps [z] dependents [b]: running`,
+		`a value v1 "z + 1" deps [z] dependents [b]: ready 4`,
+		`b state v1 "a + q" deps [a q] dependents []: running`,
+		`b value v1 "a + q" deps [a q] dependents []: ready 14`,
+		// a = 5
+		`a defined v2 "5" deps [] dependents [b]: queued`,
+		`b state v1 "a + q" deps [a q] dependents []: queued`,
+		`a state v2 "5" deps [] dependents [b]: running`,
+		`a value v2 "5" deps [] dependents [b]: ready 5`,
+		`b state v1 "a + q" deps [a q] dependents []: running`,
+		`b value v1 "a + q" deps [a q] dependents []: ready 15`,
+	}
+	if diff := diffLines(got, want); diff != "" {
+		t.Errorf("events of a and b:\n%s", diff)
+	}
+	for name, v := range last {
+		// Dependents may be out of date: z got no event when a stopped
+		// using it.
+		now := state(t, e, name)
+		v.Dependents, now.Dependents = nil, nil
+		if !reflect.DeepEqual(v, now) {
+			t.Errorf("%s: last event's view\n%+v\nEngine.Cell\n%+v", name, v, now)
+		}
+	}
+
+	// A subscription made later numbers its events as the first does.
+	lates := late.Next()
+	if len(lates) == 0 || len(lates) >= len(evs) {
+		t.Fatalf("the later subscription has %d events of %d", len(lates), len(evs))
+	}
+	for i, ev := range lates {
+		if want := evs[len(evs)-len(lates)+i]; ev.Seq != want.Seq || !reflect.DeepEqual(ev, want) {
+			t.Fatalf("the later subscription's event %d is %d %s %s, the first's %d %s %s", i, ev.Seq, ev.Kind, ev.Cell.Name, want.Seq, want.Kind, want.Cell.Name)
+		}
+	}
+}
+
+// diffLines returns got and want side by side where they differ, or "".
+func diffLines(got, want []string) string {
+	var b strings.Builder
+	for i := range max(len(got), len(want)) {
+		var g, w string
+		if i < len(got) {
+			g = got[i]
+		}
+		if i < len(want) {
+			w = want[i]
+		}
+		if g != w {
+			fmt.Fprintf(&b, "%d:\n   got %s\n  want %s\n", i, g, w)
+		}
+	}
+	return b.String()
 }

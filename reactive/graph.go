@@ -29,7 +29,8 @@ type node struct {
 	freeIdx    []int32
 	deps       []*node
 	depNames   []string
-	dependents []string // sorted names of ent.users; nil when it must be rebuilt
+	dependents []string   // sorted names of ent.users; nil when it must be rebuilt
+	ident      *viewIdent // shared by the node's events; nil once cell, dups, version, depNames or dependents change
 
 	state    State
 	value    lang.Value
@@ -87,9 +88,8 @@ func (n *node) view() CellView {
 	return v
 }
 
-// viewInto sets *v to a snapshot of n. Published events are written in
-// place, field by field: assigning a CellView literal would build it aside
-// and copy it, which doubles the cost of publishing.
+// viewInto sets *v to a snapshot of n, field by field: assigning a CellView
+// literal would build it aside and copy it.
 func (n *node) viewInto(v *CellView) {
 	v.Cell = n.cell
 	v.Dups = n.dups
@@ -156,7 +156,7 @@ func (e *Engine) registerLocked(n *node) {
 		n.freeIdx[i] = int32(len(ent.users))
 		ent.users = append(ent.users, n)
 		if ent.node != nil {
-			ent.node.dependents = nil
+			ent.node.dependents, ent.node.ident = nil, nil
 		}
 	}
 }
@@ -184,7 +184,7 @@ func (e *Engine) unregisterLocked(n *node) {
 			moved.freeIdx[j] = at
 		}
 		if ent.node != nil {
-			ent.node.dependents = nil
+			ent.node.dependents, ent.node.ident = nil, nil
 		}
 		e.dropEntryLocked(name, ent)
 	}
@@ -201,7 +201,7 @@ func (e *Engine) resolveLocked(n *node) {
 			names = append(names, name)
 		}
 	}
-	n.depNames = names
+	n.depNames, n.ident = names, nil
 }
 
 // needResolveLocked schedules n's deps to be resolved again, once.
@@ -234,6 +234,7 @@ func (e *Engine) defineLocked(cells []*lang.Cell) *node {
 	}
 	n.version++
 	n.cell, n.dups, n.static, n.runs = c, nil, nil, 0
+	n.ident = nil // the view's cell, version and dups change
 	n.attempts, n.progress = 0, Progress{}
 	switch {
 	case len(cells) > 1:
