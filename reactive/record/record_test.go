@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
+	"math/big"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -834,6 +836,17 @@ func TestAppendEngineEvent(t *testing.T) {
 		{State: reactive.Running, Where: "remote", Runs: 1},
 		{State: reactive.Running, Where: "gpu-\u2028", Progress: reactive.Progress{Done: 3, Total: 8}},
 		{State: reactive.Ready, Value: starlark.MakeInt64(1 << 62), Where: "srv", Took: time.Hour, Attempts: 12, Progress: reactive.Progress{Done: 8, Total: 8}},
+		{State: reactive.Ready, Value: starlark.MakeInt(0), Where: "remote"},
+		{State: reactive.Ready, Value: starlark.MakeInt(-24)}, // the ints encoded in one byte, and the next ones
+		{State: reactive.Ready, Value: starlark.MakeInt(-25)},
+		{State: reactive.Ready, Value: starlark.MakeInt(23)},
+		{State: reactive.Ready, Value: starlark.MakeInt(24)},
+		{State: reactive.Ready, Value: starlark.MakeInt(-1_000_003), Where: "local"},
+		{State: reactive.Ready, Value: starlark.MakeInt64(math.MinInt64)},
+		{State: reactive.Ready, Value: starlark.MakeBigInt(new(big.Int).Lsh(big.NewInt(-3), 70))}, // beyond int64
+		{State: reactive.Ready, Value: starlark.Float(2.5)},
+		{State: reactive.Ready, Value: starlark.True},
+		{State: reactive.Ready, Value: starlark.None},
 		{State: reactive.Ready, Value: huge},
 		{State: reactive.Ready, Value: mustAttr(starlark.String("x"), "upper")},
 		{State: reactive.Ready}, // no value
@@ -905,5 +918,43 @@ func TestWorkspaceView(t *testing.T) {
 	var le *lang.Error
 	if !errors.As(w.View(w.Cell("bad"), in).Err, &le) || le.Pos.Line != 3 || le.Msg != "floored division by zero" {
 		t.Errorf("bad's error is %#v", w.View(w.Cell("bad"), in).Err)
+	}
+}
+
+// TestEngineOffsets: the events of an engine that share a time share its
+// offset, which is never less than the event's before, whatever was
+// recorded in between.
+func TestEngineOffsets(t *testing.T) {
+	var buf bytes.Buffer
+	started := time.Now()
+	r, err := New(&buf, Header{Started: started})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := func(ms int) reactive.Event {
+		return reactive.Event{Time: started.Add(time.Duration(ms) * time.Millisecond), Kind: reactive.StateChanged,
+			Cell: reactive.CellView{Name: "a", Version: 1}}
+	}
+	steps := []func() error{
+		func() error { return r.RecordEngine(at(1), at(1)) },
+		func() error { return r.Record(Event{Kind: Marker, Offset: 5 * time.Millisecond, Text: "later"}) },
+		func() error { return r.RecordEngine(at(1)) }, // published before the marker was recorded
+		func() error { return r.RecordEngine(at(1), at(7), at(7)) },
+	}
+	for _, step := range steps {
+		if err := step(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec, err := Read(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []time.Duration
+	for _, ev := range rec.Events {
+		got = append(got, ev.Offset/time.Millisecond)
+	}
+	if want := []time.Duration{1, 1, 5, 5, 5, 7, 7}; !slices.Equal(got, want) {
+		t.Errorf("offsets in ms %v, want %v", got, want)
 	}
 }

@@ -41,11 +41,12 @@ type Recorder struct {
 	closed bool
 	err    error // the first write error
 
-	batch   int    // a batch from an engine is written whenever this many bytes are formatted
-	buf     []byte // the lines being formatted
-	cbuf    []byte // the encoding of the value being formatted
-	seqText []byte // the text of seq
-	tText   []byte // the text of the offset last, for the events that share it
+	batch   int       // a batch from an engine is written whenever this many bytes are formatted
+	buf     []byte    // the lines being formatted
+	cbuf    []byte    // the encoding of the value being formatted
+	seqText []byte    // the text of seq
+	tText   []byte    // the text of the offset last, for the events that share it
+	tTime   time.Time // the time of the last engine event, whose offset is last
 }
 
 // batchBytes is how much of a batch of engine events is formatted before it
@@ -175,7 +176,7 @@ func (r *Recorder) RecordEngine(evs ...reactive.Event) error {
 }
 
 // recordNext writes the events waiting in sub together, as RecordEngine
-// does, formatting them where they wait, and returns how many it took.
+// does, formatting them as Take gives them, and returns how many it took.
 func (r *Recorder) recordNext(sub *reactive.Subscription) (int, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -337,9 +338,12 @@ func (r *Recorder) appendLocked(ev *Event) {
 // offset is kept for the next.
 func (r *Recorder) appendEngineEventLocked(ev *reactive.Event) {
 	r.numberLocked()
-	if off := max(ev.Time.Sub(r.header.Started), r.last); off != r.last || len(r.tText) == 0 {
-		r.last = off
-		r.tText = appendMillis(r.tText[:0], off)
+	if ev.Time != r.tTime || len(r.tText) == 0 { // not the time of the event before
+		r.tTime = ev.Time
+		if off := max(ev.Time.Sub(r.header.Started), r.last); off != r.last || len(r.tText) == 0 {
+			r.last = off
+			r.tText = appendMillis(r.tText[:0], off)
+		}
 	}
 	r.buf, r.cbuf = appendEngineEvent(r.buf, r.seqText, r.tText, ev, r.cbuf)
 	r.buf = append(r.buf, '\n')
