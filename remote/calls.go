@@ -95,9 +95,10 @@ func (cs *callStream) start(ctx context.Context, ev Eval) (<-chan callReply, err
 	}
 	cs.pending[ev.Tag] = ch
 	cs.mu.Unlock()
-	// If this fails, so has cs (the writer failed, or fail stopped it), and
-	// fail gives back the slot.
-	return ch, cs.w.Add(appendFrameFunc(nil, MsgCall, ev, appendEval, 24+len(ev.Job)))
+	// If this fails, cs has failed (the writer failed, or fail stopped it)
+	// or is failing, and fail answers ch with why.
+	cs.w.Add(appendFrameFunc(nil, MsgCall, ev, appendEval, 24+len(ev.Job)))
+	return ch, nil
 }
 
 // cancel asks the server to stop the Call tag, unless its Reply came

@@ -46,8 +46,8 @@ const maxAttempts = 3
 // as its hash (see SharedValueMin); if the server no longer keeps it, the
 // cell is sent again with the value, and this is no attempt.
 //
-// Each evaluation is a stream of its own, so a slow one never holds up
-// another. Errors:
+// A slow evaluation never holds up another: each is a stream of its own,
+// or a Call answered when it ends (see evalCounted). Errors:
 //
 //   - the cell's own error (in its code, or a value that cannot travel) is
 //     returned as it would be locally: a *lang.Error with the position in the

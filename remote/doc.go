@@ -1,7 +1,8 @@
 // Package remote is the wire protocol of sperse and its client side: a
 // Client keeps one QUIC connection to each server, watches it, reconnects
-// when it is lost, and evaluates remote cells there (see Client.Eval), each
-// on a stream of its own, carrying the cell's code and scope as CBOR. A
+// when it is lost, and evaluates remote cells there (see Client.Eval), on a
+// stream of their own or, many in flight, as Calls sharing a call stream,
+// carrying the cell's code and scope as CBOR. A
 // cell whose server is lost is run again on another eligible one (bounded).
 // The Client is also the lang.Splitter of pmap and mapreduce: it spreads
 // their chunks over the servers in proportion to their concurrency (see

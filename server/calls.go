@@ -32,10 +32,12 @@ type callStream struct {
 	broken  atomic.Bool                        // the stream failed: no Reply can go
 
 	// Calls run on workers that wait for the next Call once one is
-	// answered: a new goroutine for each grew its stack, copying it, in
-	// every Call (the parser's recursion is deep).
-	jobs  chan call     // to an idle worker
-	idle  atomic.Int32  // workers waiting for a Call
+	// answered, until the stream ends: a new goroutine for each grew its
+	// stack, copying it, in every Call (the parser's recursion is deep).
+	// A worker starts when a Call finds none waiting, so there are about
+	// as many as Calls ran at once: MaxCalls at most. (A waiting worker's
+	// stack shrinks at the next garbage collection.)
+	jobs  chan call     // to a waiting worker
 	ended chan struct{} // closed when the stream is done: the workers return
 }
 
@@ -45,12 +47,6 @@ type call struct {
 	ev    remote.Eval
 	start time.Time
 }
-
-// maxIdleWorkers bounds the workers of a call stream waiting for a Call:
-// as many as it may have Calls. Fewer had workers come and go, growing
-// their stacks again, as the Calls in flight rose and fell by more. (An
-// idle worker's stack shrinks at the next garbage collection.)
-const maxIdleWorkers = remote.MaxCalls
 
 // serveCalls serves the call stream str, whose first Call (first) arrived
 // at start, until the client closes its side or the stream fails.
@@ -173,18 +169,12 @@ func (cs *callStream) stopAll() {
 	}
 }
 
-// work runs cl, then the Calls it is handed, until the stream ends or
-// enough other workers wait.
+// work runs cl, then the Calls it is handed, until the stream ends.
 func (cs *callStream) work(cl call) {
 	for {
 		cs.run(cl.ctx, cl.ev, cl.start)
-		if cs.idle.Add(1) > maxIdleWorkers {
-			cs.idle.Add(-1)
-			return
-		}
 		select {
 		case cl = <-cs.jobs:
-			cs.idle.Add(-1)
 		case <-cs.ended:
 			return
 		}

@@ -1,7 +1,8 @@
 // Package server is the sperse evaluation server: it accepts QUIC
 // connections from sperse clients, authenticates them with a token, and
 // evaluates the cells and chunks of split work they send, each on a
-// bidirectional stream of its own (the protocol is in package remote).
+// bidirectional stream of its own or as a Call on a call stream that many
+// share (the protocol is in package remote).
 //
 // # Model
 //
@@ -21,12 +22,14 @@
 //     limits: only the tags and names the token allows, see Token); the
 //     control stream then carries Ping and Pong, Status (the server's load,
 //     coalesced to at most one every 100ms) and, on Shutdown, GoAway.
-//   - Every evaluation stream carries one Eval and one Result. At most
-//     Config.MaxConcurrency evaluations run at once; more wait their turn in
-//     a bounded queue, and past that are answered CodeOverloaded. Each
-//     evaluation has a step limit (Config.MaxSteps) and a time limit
-//     (Config.Timeout), and stops at once when the client cancels its
-//     stream, which frees its slot.
+//   - Every evaluation stream carries one Eval and one Result at a time; a
+//     call stream carries Calls, each answered by a Reply when it ends, in
+//     any order, and Cancels (calls.go). At most Config.MaxConcurrency
+//     evaluations run at once; more wait their turn in a bounded queue, and
+//     past that are answered CodeOverloaded. Each evaluation has a step
+//     limit (Config.MaxSteps) and a time limit (Config.Timeout), and stops
+//     at once when the client cancels its stream or its Call, which frees
+//     its slot.
 //   - A cell outside its token's scope (a selector it may not use, a
 //     provided name it may not use) is answered CodeNotPermitted without
 //     running. Code that a token may run sees only the provided names it
@@ -37,7 +40,8 @@
 //   - What one client holds is bounded, so that clients that connect and
 //     send nothing cannot crowd out the others: Config.MaxConnections
 //     connections at once (more are closed with remote.ConnBusy),
-//     Config.MaxStreams streams a connection, Config.HandshakeTimeout to say
+//     Config.MaxStreams streams a connection, remote.MaxCalls Calls in
+//     flight on a call stream, Config.HandshakeTimeout to say
 //     Hello, and a connection on which nothing arrives for
 //     Config.IdleTimeout is closed and its evaluations stopped (see
 //     limits.go).
