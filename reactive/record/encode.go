@@ -177,8 +177,9 @@ func appendRun(dst []byte, where string, took time.Duration, attempts int, p rea
 		dst = appendString(dst, where)
 	}
 	if took > 0 {
+		// Under a microsecond is written as one: 0 would read as no time.
 		dst = append(dst, `,"took_ms":`...)
-		dst = appendMillis(dst, took)
+		dst = appendMillis(dst, max(took, time.Microsecond))
 	}
 	if attempts != 0 {
 		dst = append(dst, `,"attempts":`...)
