@@ -17,37 +17,15 @@ import (
 	"github.com/sperse/sperse/remote"
 )
 
-// callGate is a gate (see newGate) that also tells which of the
-// evaluations it held were stopped (their context ended) before it opened.
-type callGate struct {
-	gate
-	stopped chan string
-}
-
-// newCallGate returns a callGate with room for n evaluations.
-func newCallGate(n int) *callGate {
-	return &callGate{
-		gate:    gate{started: make(chan string, n), open: make(chan struct{})},
-		stopped: make(chan string, n),
-	}
-}
-
-// hook is a Server.testHookRun.
-func (g *callGate) hook(ctx context.Context, name string) {
-	if !strings.HasPrefix(name, "slow") {
-		return
-	}
-	g.started <- name
-	select {
-	case <-g.open:
-	case <-ctx.Done():
-		g.stopped <- name
-	}
+// newCallGate returns a gate with room for n evaluations that tells which
+// were stopped.
+func newCallGate(n int) *gate {
+	return &gate{started: make(chan string, n), open: make(chan struct{}), stopped: make(chan string, n)}
 }
 
 // waitStopped waits for an evaluation held by g to be stopped, and returns
 // its name.
-func (g *callGate) waitStopped(t *testing.T) string {
+func (g *gate) waitStopped(t *testing.T) string {
 	t.Helper()
 	select {
 	case name := <-g.stopped:

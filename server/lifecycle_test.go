@@ -14,10 +14,12 @@ import (
 )
 
 // gate holds evaluations of cells whose name starts with "slow" until it is
-// opened, and tells which ones started.
+// opened, and tells which ones started and, if stopped is not nil, which of
+// them were stopped (their context ended) before it opened.
 type gate struct {
 	started chan string
 	open    chan struct{}
+	stopped chan string
 }
 
 func newGate() *gate {
@@ -33,6 +35,9 @@ func (g *gate) hook(ctx context.Context, name string) {
 	select {
 	case <-g.open:
 	case <-ctx.Done():
+		if g.stopped != nil {
+			g.stopped <- name
+		}
 	}
 }
 
