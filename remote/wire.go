@@ -1,6 +1,9 @@
 package remote
 
-// The wire protocol of sperse, version 1.
+// The wire protocol of sperse, version 2 (version 1 had no call streams).
+// ALPN "sperse/1" names the protocol; the version in Hello and Welcome, its
+// revision: a client and a server of different versions refuse each other
+// with a clear error.
 //
 // A client opens one QUIC connection (TLS 1.3, ALPN "sperse/1") to a server.
 // The first bidirectional stream the client opens is the control stream: the
@@ -60,11 +63,12 @@ import (
 	"time"
 )
 
-// ALPN is the TLS application protocol of sperse version 1.
+// ALPN is the TLS application protocol of sperse.
 const ALPN = "sperse/1"
 
-// ProtocolVersion is the version a client sends in Hello and a server in Welcome.
-const ProtocolVersion = 1
+// ProtocolVersion is the version a client sends in Hello and a server in
+// Welcome: 2 since call streams.
+const ProtocolVersion = 2
 
 // DefaultMaxMessage is the largest frame either side accepts unless configured
 // otherwise: 64 MiB.

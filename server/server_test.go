@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -157,11 +158,11 @@ func TestRefused(t *testing.T) {
 		}{
 			{"wrong token", remote.Hello{Version: remote.ProtocolVersion, Token: badToken}, remote.CodeUnauthorized, "bad token: "},
 			{"no token", remote.Hello{Version: remote.ProtocolVersion}, remote.CodeUnauthorized, "bad token: none given"},
-			{"older client", remote.Hello{Version: 0, Token: testToken}, remote.CodeVersion,
-				"server speaks sperse protocol 1, client speaks 0: upgrade the client"},
-			{"newer client", map[int]any{1: 2, 2: testToken, 9: "a field of version 2"}, remote.CodeVersion,
-				"server speaks sperse protocol 1, client speaks 2: upgrade the server"},
-			{"bad hello", map[int]any{1: 1, 2: testToken, 9: "unknown"}, remote.CodeBadRequest, "bad hello"},
+			{"older client", remote.Hello{Version: remote.ProtocolVersion - 1, Token: testToken}, remote.CodeVersion,
+				fmt.Sprintf("server speaks sperse protocol %d, client speaks %d: upgrade the client", remote.ProtocolVersion, remote.ProtocolVersion-1)},
+			{"newer client", map[int]any{1: remote.ProtocolVersion + 1, 2: testToken, 9: "a field of a later version"}, remote.CodeVersion,
+				fmt.Sprintf("server speaks sperse protocol %d, client speaks %d: upgrade the server", remote.ProtocolVersion, remote.ProtocolVersion+1)},
+			{"bad hello", map[int]any{1: remote.ProtocolVersion, 2: testToken, 9: "unknown"}, remote.CodeBadRequest, "bad hello"},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				t.Parallel() // each waits for the server to close the connection
