@@ -39,7 +39,8 @@ package remote
 // a Tag, unique on the connection and not 0) and Cancels, and the server
 // answers each Call with one Reply (a Result with the Call's Tag) when the
 // evaluation ends, in whatever order they end: a slow one never holds up
-// another. A Reply whose frame is over MaxCallFrame bytes travels instead on
+// another. (A lost packet does hold up the messages behind it on the
+// stream until it is sent again, as on one TCP connection.) A Reply whose frame is over MaxCallFrame bytes travels instead on
 // a unidirectional stream that the server opens for it and closes after it,
 // so that a big value never holds up the small ones. To cancel a Call the
 // client sends Cancel with its Tag; the server stops the interpreter at once
