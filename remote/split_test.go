@@ -411,8 +411,11 @@ func TestClientFailover(t *testing.T) {
 		done = make(chan lang.Result, 1)
 		go func() { done <- c.eval(t, "s = remote@x slow()", map[string]lang.Value{"slow": fn}) }()
 		c.waitFor(t, "a server runs the cell, or it ends", func(s []remote.ServerInfo) bool {
+			// The server's own count may be one it reported during the
+			// first cell, which ended since: the cell runs where the
+			// client sent it too.
 			for _, info := range s {
-				if info.InFlight == 1 {
+				if info.InFlight == 1 && info.ClientInFlight == 1 {
 					running = info.Name
 				}
 			}
