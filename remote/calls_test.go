@@ -106,12 +106,19 @@ func TestCalls(t *testing.T) {
 	if err := c.Close(); err != nil {
 		t.Fatal(err)
 	}
+	waitNoClientGoroutines(t)
+}
+
+// waitNoClientGoroutines waits, bounded, until no goroutine runs the code
+// of package remote: what a closed client leaves.
+func waitNoClientGoroutines(t *testing.T) {
+	t.Helper()
 	buf := make([]byte, 1<<20)
 	deadline := time.Now().Add(wait)
 	for {
 		stacks := string(buf[:runtime.Stack(buf, true)])
 		if !strings.Contains(stacks, "sperse/remote.") {
-			break
+			return
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("goroutines of the client left after Close:\n%s", stacks)
