@@ -17,7 +17,7 @@ import (
 // and their Replies come back on it in whatever order they end (see the
 // protocol in wire.go). Many in flight then share the stream's frames and
 // packets, where a stream of their own each would cost each its own: the
-// server answers more than twice as many tiny cells a second.
+// server answers about twice as many tiny cells a second.
 
 // callWriteTimeout is the longest a write of Calls may wait for a server
 // that does not read them: then the call stream fails, and its Calls with it.
