@@ -372,8 +372,11 @@ func (c *conn) drain(ctx context.Context, done <-chan struct{}) error {
 	return nil
 }
 
-// serveStream serves an evaluation stream, or a call stream if its first
-// message is a Call.
+// serveStream serves one evaluation stream: it carries one Eval after
+// another, each answered with one Result before the next is read. The stream
+// ends when the client closes or cancels it, when an Eval cannot be served
+// (a bad request, a cancelled evaluation), or after GoAway. A stream whose
+// first message is a Call is a call stream instead (see serveCalls).
 func (s *Server) serveStream(c *conn, str *quic.Stream) {
 	br := bufio.NewReaderSize(str, streamBufferSize)
 	// The first Eval is read at once: the stream was opened for it.
