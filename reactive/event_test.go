@@ -233,71 +233,54 @@ func TestSubscriptionTake(t *testing.T) {
 	}
 }
 
+// TestSubscriptionWhileBusy: a subscriber is woken while the engine is
+// busy, sooner if it asks to be (SetWakeDelay), gets every event, and is
+// woken once the engine is quiet.
 func TestSubscriptionWhileBusy(t *testing.T) {
-	e, local, _ := newEngine(t, 0)
-	h := local.hold("a", false)
-	sub := e.Subscribe()
-	defer sub.Close()
-	e.Define(cell("a", "1"))
-	call := next(t, h)
-	// a runs: its events are there to take, and C says so soon.
-	select {
-	case <-sub.C():
-	case <-time.After(10 * time.Second):
-		t.Fatal("no wake-up while a runs")
-	}
-	var got []string
-	for _, ev := range sub.Next() {
-		got = append(got, ev.Kind.String()+":"+summary(ev.Cell))
-	}
-	if s := strings.Join(got, " "); s != "defined:queued state:running" {
-		t.Errorf("events while a runs: %s", s)
-	}
-	call.release()
-	wait(t, e)
-	// Quiet: the wake-up is there when Wait returns.
-	select {
-	case <-sub.C():
-	default:
-		t.Fatal("no wake-up once quiet")
-	}
-	if evs := sub.Next(); len(evs) != 1 || summary(evs[0].Cell) != "ready 1" {
-		t.Errorf("events once quiet: %v", evs)
-	}
-}
-
-// TestSubscriptionWakeDelay: a subscriber that asks to be woken sooner is
-// woken while the engine is busy, and gets every event.
-func TestSubscriptionWakeDelay(t *testing.T) {
-	e, local, _ := newEngine(t, 0)
-	h := local.hold("a", false)
-	sub := e.Subscribe()
-	defer sub.Close()
-	sub.SetWakeDelay(time.Microsecond)
-	e.Define(cell("a", "1"))
-	call := next(t, h)
-	select {
-	case <-sub.C():
-	case <-time.After(10 * time.Second):
-		t.Fatal("no wake-up while a runs")
-	}
-	var got []string
-	for _, ev := range sub.Next() {
-		got = append(got, ev.Kind.String()+":"+summary(ev.Cell))
-	}
-	if s := strings.Join(got, " "); s != "defined:queued state:running" {
-		t.Errorf("events while a runs: %s", s)
-	}
-	call.release()
-	wait(t, e)
-	if evs := sub.Next(); len(evs) != 1 || summary(evs[0].Cell) != "ready 1" {
-		t.Errorf("events once quiet: %v", evs)
-	}
-	sub.SetWakeDelay(0)
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if sub.delay != wakeDelay {
-		t.Errorf("SetWakeDelay(0) left the delay at %v, want %v", sub.delay, wakeDelay)
+	for _, delay := range []time.Duration{0, time.Microsecond} { // 0: the default
+		e, local, _ := newEngine(t, 0)
+		h := local.hold("a", false)
+		sub := e.Subscribe()
+		defer sub.Close()
+		if delay != 0 {
+			sub.SetWakeDelay(delay)
+		}
+		e.Define(cell("a", "1"))
+		call := next(t, h)
+		// a runs: its events are there to take, and C says so soon.
+		select {
+		case <-sub.C():
+		case <-time.After(10 * time.Second):
+			t.Fatalf("wake delay %v: no wake-up while a runs", delay)
+		}
+		var got []string
+		for _, ev := range sub.Next() {
+			got = append(got, ev.Kind.String()+":"+summary(ev.Cell))
+		}
+		if s := strings.Join(got, " "); s != "defined:queued state:running" {
+			t.Errorf("wake delay %v: events while a runs: %s", delay, s)
+		}
+		call.release()
+		wait(t, e)
+		// Quiet: the wake-up is there when Wait returns.
+		select {
+		case <-sub.C():
+		default:
+			t.Fatalf("wake delay %v: no wake-up once quiet", delay)
+		}
+		if evs := sub.Next(); len(evs) != 1 || summary(evs[0].Cell) != "ready 1" {
+			t.Errorf("wake delay %v: events once quiet: %v", delay, evs)
+		}
+		if delay == 0 {
+			continue
+		}
+		sub.SetWakeDelay(0)
+		e.mu.Lock()
+		reset := sub.delay
+		e.mu.Unlock()
+		if reset != wakeDelay {
+			t.Errorf("SetWakeDelay(0) left the delay at %v, want %v", reset, wakeDelay)
+		}
 	}
 }
 
