@@ -234,23 +234,21 @@ func (in *Interp) RunChunk(ctx context.Context, ch Chunk) (Value, error) {
 			done int
 		)
 		for it.Next(&x) {
-			var (
-				y   starlark.Value
-				err error
-			)
+			var y starlark.Value
 			if _, vec := x.(*Vec); lf != nil && !vec {
 				if done++; done%batch == 0 {
 					if err := charge(thread, batch*lf.steps*elemsPerStep); err != nil {
 						return nil, err
 					}
 				}
-				y, err = lf.x.eval(fenv{arg: x})
+				y, _ = lf.x.eval(fenv{arg: x}) // failing, y is nil: the call fails as it would
 			}
 			if y == nil {
 				if !reuse {
 					args = starlark.Tuple{nil}
 				}
 				args[0] = x
+				var err error
 				if y, err = starlark.Call(thread, ch.Map, args, nil); err != nil {
 					return nil, err
 				}

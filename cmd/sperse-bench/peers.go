@@ -74,13 +74,12 @@ func (in *installer) dask(ctx context.Context) (python, skip string) {
 	}
 	install := append(apt[1:], "install", "-y", "-q", "python3-distributed", "python3-numpy")
 	fmt.Fprintf(in.log, "installing Dask: %s %s\n", apt[0], strings.Join(install, " "))
-	out, err := in.run(ctx, apt[0], install...)
-	if err != nil {
+	if _, err := in.run(ctx, apt[0], install...); err != nil {
 		// The package lists may be missing or old: update them once.
-		if uout, uerr := in.run(ctx, apt[0], append(apt[1:], "update", "-q")...); uerr != nil {
-			return "", "apt-get update failed: " + lastLine(uout)
+		if out, err := in.run(ctx, apt[0], append(apt[1:], "update", "-q")...); err != nil {
+			return "", "apt-get update failed: " + lastLine(out)
 		}
-		if out, err = in.run(ctx, apt[0], install...); err != nil {
+		if out, err := in.run(ctx, apt[0], install...); err != nil {
 			return "", "apt-get install failed: " + lastLine(out)
 		}
 	}
