@@ -291,8 +291,9 @@ func TestClientVanishesMidEvaluation(t *testing.T) {
 	if got := value(t, other.eval(remote.EvalCell, cellJob(t, "x = 6 * 7", nil))); got != "42" {
 		t.Errorf("x = %s", got)
 	}
-	logs := ts.logs.String()
-	if !strings.Contains(logs, "cell=spin") || !strings.Contains(logs, "outcome=disconnected") {
+	// The loop's evaluation is logged after it frees the slot.
+	waitLog(t, ts, "outcome=disconnected")
+	if logs := ts.logs.String(); !strings.Contains(logs, "cell=spin") {
 		t.Errorf("the server's log does not show the loop stopped for the lost connection:\n%s", logs)
 	}
 }
