@@ -137,7 +137,6 @@ type jsonWriter struct {
 	w    io.Writer
 	path jsonPath
 	err  error
-	buf  []byte
 }
 
 func (j *jsonWriter) write(s string) {
