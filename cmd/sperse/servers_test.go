@@ -50,7 +50,7 @@ type process struct {
 	addr   string // HOST:PORT
 	pinned string // HOST:PORT#sha256:...
 	gossip string // HOST:PORT of its gossip, if it is in a cluster
-	logs   *syncBuffer
+	logs   logFile
 	once   sync.Once
 }
 
@@ -71,13 +71,32 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// logFile is a process's standard error, kept in a file that the process
+// writes itself: what it logged before it answered a request is there when
+// the answer arrives. (Through a pipe, a goroutine of ours would copy it a
+// moment later, and a test that looks at once could miss it.)
+type logFile string
+
+func (l logFile) String() string {
+	b, err := os.ReadFile(string(l))
+	if err != nil {
+		return fmt.Sprintf("(the log could not be read: %v)", err)
+	}
+	return string(b)
+}
+
 // startServer starts sperse-server with the given flags and waits until it
 // prints its address.
 func startServer(t testing.TB, args ...string) *process {
 	t.Helper()
-	p := &process{logs: &syncBuffer{}}
+	stderr, err := os.CreateTemp(t.TempDir(), "sperse-server-*.log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stderr.Close() // the process has its own descriptor
+	p := &process{logs: logFile(stderr.Name())}
 	p.cmd = exec.Command(sperseServer(t), args...)
-	p.cmd.Stderr = p.logs
+	p.cmd.Stderr = stderr
 	stdout, err := p.cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
