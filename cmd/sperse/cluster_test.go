@@ -211,11 +211,7 @@ func TestClusterBadJoin(t *testing.T) {
 			t.Errorf("joining with a wrong key: exit %d, stderr:\n%s", code, errOut)
 		}
 		// The member logs that it could not read what the stranger sent.
-		deadline := time.Now().Add(10 * time.Second)
-		for !strings.Contains(a.logs.String(), "msg=gossip") && time.Now().Before(deadline) {
-			time.Sleep(50 * time.Millisecond)
-		}
-		if !strings.Contains(a.logs.String(), "level=WARN msg=gossip") {
+		if !strings.Contains(a.waitLog("msg=gossip"), "level=WARN msg=gossip") {
 			t.Errorf("a did not log the refused join:\n%s", a.logs)
 		}
 	})

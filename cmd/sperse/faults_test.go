@@ -264,12 +264,9 @@ func TestClientProcessKilledMidEvaluation(t *testing.T) {
 	}
 	// The server logs the stopped evaluation after it frees the slot, so
 	// the line may come a moment after x's result.
-	stopped := regexp.MustCompile(`msg=evaluation .*cell=slow .*outcome=disconnected`)
-	deadline := time.Now().Add(10 * time.Second)
-	for !stopped.MatchString(srv.logs.String()) && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
-	if logs := srv.logs.String(); !stopped.MatchString(logs) || !strings.Contains(logs, "no recent network activity") {
+	logs := srv.waitLog("outcome=disconnected")
+	if !regexp.MustCompile(`msg=evaluation .*cell=slow .*outcome=disconnected`).MatchString(logs) ||
+		!strings.Contains(logs, "no recent network activity") {
 		t.Errorf("the server's log does not show the client's connection timing out and its evaluation stopped:\n%s\nclient output:\n%s", logs, out)
 	}
 }

@@ -85,6 +85,16 @@ func (l logFile) String() string {
 	return string(b)
 }
 
+// waitLog waits until p's log contains s, for up to 10 seconds, and
+// returns the log.
+func (p *process) waitLog(s string) string {
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(p.logs.String(), s) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	return p.logs.String()
+}
+
 // startServer starts sperse-server with the given flags and waits until it
 // prints its address.
 func startServer(t testing.TB, args ...string) *process {
